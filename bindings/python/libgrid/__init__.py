@@ -1,0 +1,1 @@
+"""libgrid: spatial core for police dispatch (stub)."""

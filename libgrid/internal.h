@@ -1,0 +1,194 @@
+/* Internal declarations shared by the library's modules. Not installed. */
+#ifndef LG_INTERNAL_H
+#define LG_INTERNAL_H
+
+#include "libgrid.h"
+
+#include <stdarg.h>
+#include <geos_c.h>
+#include <proj.h>
+
+#if defined(__GNUC__)
+#define LG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LG_PRINTF(a, b)
+#endif
+
+/* ---------------------------------------------------------------- memory */
+
+extern const lg_allocator lg__default_allocator;
+
+static inline void *lg__malloc(const lg_allocator *a, size_t n)
+{
+    return a->malloc(n ? n : 1, a->udata);
+}
+static inline void *lg__realloc(const lg_allocator *a, void *p, size_t n)
+{
+    return a->realloc(p, n ? n : 1, a->udata);
+}
+static inline void lg__free(const lg_allocator *a, void *p)
+{
+    if (p)
+        a->free(p, a->udata);
+}
+/* calloc-like with overflow check; NULL on overflow or failure. */
+void *lg__calloc(const lg_allocator *a, size_t count, size_t size);
+/* Grow *p (element size sz) so that it holds at least need elements; doubles capacity. */
+lg_error lg__grow(const lg_allocator *a, void **p, size_t *cap, size_t need, size_t sz);
+char *lg__strdup(const lg_allocator *a, const char *s);
+
+/* --------------------------------------------------------------- context */
+
+struct lg_context {
+    lg_allocator alloc;
+    lg_error err;
+    char msg[1024];
+    lg_message_fn msg_fn;
+    void *msg_udata;
+    lg_progress_fn progress;
+    void *progress_udata;
+    GEOSContextHandle_t geos; /* created on first use */
+    char geos_msg[512];       /* last GEOS error/notice text */
+    PJ_CONTEXT *proj;         /* created on first use */
+    char *scratch;            /* string returned by lg_crs_check */
+};
+
+/* Record an error on ctx (ctx may be NULL) and return err. */
+lg_error lg__fail(lg_context *ctx, lg_error err, const char *fmt, ...) LG_PRINTF(3, 4);
+lg_error lg__vfail(lg_context *ctx, lg_error err, const char *fmt, va_list ap);
+/* Clear the last error (called at the start of public calls that take ctx). */
+void lg__clear(lg_context *ctx);
+/* GEOS / PROJ handles of ctx, created on first use; NULL on failure (message set). */
+GEOSContextHandle_t lg__geos(lg_context *ctx);
+PJ_CONTEXT *lg__proj(lg_context *ctx);
+/* Report progress; false means cancelled (error already recorded). */
+bool lg__progress(lg_context *ctx, uint64_t done, uint64_t total);
+
+/* ----------------------------------------------------------------- layer */
+
+typedef struct lg_column {
+    char *name;
+    lg_field_type type;
+    int64_t *i;        /* LG_FIELD_INT */
+    double *r;         /* LG_FIELD_REAL */
+    uint64_t *off;     /* LG_FIELD_TEXT: start of row's string in pool (NUL-terminated) */
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint8_t *null;     /* 1 byte per row: 1 = null */
+} lg_column;
+
+typedef struct lg_problem_rec {
+    int64_t row;
+    lg_problem_kind kind;
+    double x, y;
+    char *msg;
+} lg_problem_rec;
+
+/* Sorted id lookup entry: key is the int id or a hash of the text id. */
+typedef struct lg_id_entry {
+    int64_t key;
+    int64_t row;
+} lg_id_entry;
+
+/*
+ * Geometry is flat: all vertices of all rings in one interleaved xy array; ring r
+ * holds vertices [ring_off[r], ring_off[r+1]) and is closed (first == last);
+ * cell c holds rings [cell_ring[c], cell_ring[c+1]). ring_hole[r] is 1 for a hole,
+ * which follows the shell it belongs to. An empty cell has no rings.
+ */
+struct lg_layer {
+    lg_allocator alloc;
+    size_t ncells;
+    double *xy;
+    uint32_t nverts;
+    uint32_t *ring_off;
+    uint8_t *ring_hole;
+    uint32_t nrings;
+    uint32_t *cell_ring;
+    double *cell_box; /* 4 per cell; NaN for empty cells */
+    double bounds[4];
+    bool has_bounds;
+
+    lg_column *cols;
+    size_t ncols;
+    int64_t id_field;  /* LG_NONE: ids are row numbers */
+    lg_id_entry *ids;  /* sorted by key, then row; NULL when id_field is LG_NONE */
+    size_t nids;
+
+    char *crs; /* NULL if unknown */
+
+    lg_problem_rec *problems;
+    size_t nproblems;
+
+    lg_rtree *rtree; /* cell boxes, id = row */
+};
+
+/*
+ * Layer builder, used by every loader and the generator. Rows are added in order;
+ * attribute values default to null. Errors name the source and the current record.
+ */
+typedef struct lg_builder lg_builder;
+
+/* source: file name used in messages (copied; may be NULL). flags: LG_LOAD_*. */
+lg_error lgb_new(lg_context *ctx, const char *source, unsigned flags, lg_builder **out);
+void lgb_free(lg_builder *b);
+/* Reserve room for about ncells cells and nverts vertices (optional). */
+lg_error lgb_reserve(lg_builder *b, size_t ncells, size_t nverts);
+lg_error lgb_add_field(lg_builder *b, const char *name, lg_field_type type, size_t *index);
+/* Start row number lgb_row(b). */
+lg_error lgb_begin_cell(lg_builder *b);
+size_t lgb_row(const lg_builder *b);
+/* Append a closed ring (xy interleaved, n vertices, first == last, n >= 4, finite). */
+lg_error lgb_add_ring(lg_builder *b, const double *xy, size_t n, bool hole);
+/* Append all polygons of a GEOS Polygon/MultiPolygon (or collection of them). */
+lg_error lgb_add_geos(lg_builder *b, GEOSContextHandle_t h, const GEOSGeometry *g);
+lg_error lgb_set_int(lg_builder *b, size_t field, int64_t v);
+lg_error lgb_set_real(lg_builder *b, size_t field, double v);
+lg_error lgb_set_text(lg_builder *b, size_t field, const char *s, size_t len);
+/* Finish the row: validate (and repair) with GEOS unless LG_LOAD_NO_VALIDATE. */
+lg_error lgb_end_cell(lg_builder *b);
+/* Record a problem for a row (message printf-style). */
+lg_error lgb_problem(lg_builder *b, int64_t row, lg_problem_kind kind, double x, double y,
+                     const char *fmt, ...) LG_PRINTF(6, 7);
+/* Fail with "source: record N: reason". */
+lg_error lgb_fail(lg_builder *b, lg_error err, const char *fmt, ...) LG_PRINTF(3, 4);
+/*
+ * Build the layer: boxes, R-tree, id index (id_field may be NULL), CRS (may be
+ * NULL; checked with PROJ). The builder is consumed even on failure.
+ */
+lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_layer **out);
+lg_context *lgb_context(lg_builder *b);
+
+/* A cell as a GEOS geometry (Polygon or MultiPolygon; empty polygon if no rings). */
+GEOSGeometry *lg__cell_to_geos(GEOSContextHandle_t h, const lg_layer *layer, size_t row);
+
+/* ---------------------------------------------------------------- polygon */
+
+/*
+ * Exact point-in-cell test under the boundary rule: 1 if the cell owns (x, y) by
+ * the half-open rule (the point x - e, y + e*e is inside), 0 otherwise. *on_boundary
+ * (may be NULL) is set when (x, y) lies exactly on one of the cell's edges.
+ */
+int lg__cell_owns(const lg_layer *layer, size_t row, double x, double y, bool *on_boundary);
+/* Exact orientation of c relative to a->b: >0 left, <0 right, 0 collinear. */
+int lg__orient(double ax, double ay, double bx, double by, double cx, double cy);
+
+/* -------------------------------------------------------------------- CRS */
+
+/* True if the two CRS strings denote the same CRS (string equality or PROJ). */
+bool lg__crs_same(lg_context *ctx, const char *a, const char *b);
+
+/* ----------------------------------------------------------------- loaders */
+
+lg_error lg__load_shp(lg_context *ctx, const char *path, const lg_load_options *opt,
+                      lg_layer **out);
+lg_error lg__load_geojson(lg_context *ctx, const char *path, const lg_load_options *opt,
+                          lg_layer **out);
+lg_error lg__load_wkt(lg_context *ctx, const char *path, const lg_load_options *opt,
+                      lg_layer **out);
+
+/* Write to path via a temporary file renamed into place. */
+typedef lg_error (*lg_write_fn)(lg_context *ctx, const char *tmp_path, void *udata);
+lg_error lg__write_atomic(lg_context *ctx, const char *path, lg_write_fn fn, void *udata);
+
+#endif /* LG_INTERNAL_H */

@@ -1,0 +1,23 @@
+/* Shared helpers for the cmocka tests. */
+#ifndef LG_TESTUTIL_H
+#define LG_TESTUTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+/* Path of a file in tests/data (static buffer). */
+const char *tu_data(const char *name);
+/* A fresh temporary directory for this test run (static buffer), created on first use. */
+const char *tu_tmpdir(void);
+/* Write bytes to path; returns 0 on success. */
+int tu_write_file(const char *path, const void *data, size_t n);
+/* Deterministic PRNG (splitmix64). */
+uint64_t tu_rand(uint64_t *state);
+double tu_uniform(uint64_t *state, double lo, double hi);
+/* Path of a Debian-shipped real-world dataset, or NULL when absent. */
+const char *tu_naturalearth(void);
+#endif
