@@ -140,8 +140,8 @@ LG_API lg_error lg_rtree_insert(lg_rtree *tree, const double box[4], int64_t id)
 /** Delete the entry with this id whose box equals box; LG_ERR_NOT_FOUND if none. */
 LG_API lg_error lg_rtree_delete(lg_rtree *tree, const double box[4], int64_t id);
 /** Move an entry from old_box to new_box (delete + insert, cheaper in place). */
-LG_API lg_error lg_rtree_update(lg_rtree *tree, const double old_box[4],
-                                const double new_box[4], int64_t id);
+LG_API lg_error lg_rtree_update(lg_rtree *tree, const double old_box[4], const double new_box[4],
+                                int64_t id);
 /** Call iter for every entry whose box intersects box (closed boxes). */
 LG_API void lg_rtree_search(const lg_rtree *tree, const double box[4], lg_rtree_iter iter,
                             void *udata);
@@ -232,8 +232,8 @@ LG_API size_t lg_layer_ring_count(const lg_layer *layer, size_t row);
 LG_API lg_error lg_layer_ring(const lg_layer *layer, size_t row, size_t ring, const double **xy,
                               size_t *n_vertices);
 /** Write a cell as WKB (ISO, little-endian). Call with buf NULL to learn the size. */
-LG_API lg_error lg_layer_cell_wkb(const lg_layer *layer, size_t row, unsigned char *buf,
-                                  size_t cap, size_t *len);
+LG_API lg_error lg_layer_cell_wkb(const lg_layer *layer, size_t row, unsigned char *buf, size_t cap,
+                                  size_t *len);
 
 /* attributes */
 LG_API size_t lg_layer_field_count(const lg_layer *layer);
@@ -263,12 +263,12 @@ LG_API int64_t lg_layer_find_id_text(const lg_layer *layer, const char *id);
 /* validity */
 
 typedef enum lg_problem_kind {
-    LG_PROBLEM_INVALID = 1,       /**< GEOS says invalid (self-intersection, ...) */
-    LG_PROBLEM_REPAIRED = 2,      /**< was invalid, repaired with GEOSMakeValid */
-    LG_PROBLEM_EMPTY = 3,         /**< no geometry (null shape); the row is kept */
-    LG_PROBLEM_DUPLICATE_ID = 4,  /**< id value used by an earlier row */
-    LG_PROBLEM_NULL_ID = 5,       /**< id field is null */
-    LG_PROBLEM_OVERLAP = 6,       /**< overlaps another cell (lg_layer_validate) */
+    LG_PROBLEM_INVALID = 1,      /**< GEOS says invalid (self-intersection, ...) */
+    LG_PROBLEM_REPAIRED = 2,     /**< was invalid, repaired with GEOSMakeValid */
+    LG_PROBLEM_EMPTY = 3,        /**< no geometry (null shape); the row is kept */
+    LG_PROBLEM_DUPLICATE_ID = 4, /**< id value used by an earlier row */
+    LG_PROBLEM_NULL_ID = 5,      /**< id field is null */
+    LG_PROBLEM_OVERLAP = 6,      /**< overlaps another cell (lg_layer_validate) */
 } lg_problem_kind;
 
 /** Number of problems recorded at load or by lg_layer_validate. */
@@ -278,8 +278,7 @@ LG_API size_t lg_layer_problem_count(const lg_layer *layer);
  * Any out-parameter may be NULL.
  */
 LG_API lg_error lg_layer_problem(const lg_layer *layer, size_t i, int64_t *row,
-                                 lg_problem_kind *kind, double *x, double *y,
-                                 const char **message);
+                                 lg_problem_kind *kind, double *x, double *y, const char **message);
 
 /* --------------------------------------------------------------- locating */
 
@@ -347,12 +346,12 @@ LG_API void lg_bd09_to_wgs84(double *lon, double *lat, size_t n);
 
 /** Options of the synthetic county generator; zero-initialise, then set. */
 typedef struct lg_synth_options {
-    uint64_t seed;       /**< same seed, same county, on every platform */
-    size_t cells;        /**< number of cells, 10..1,000,000 (0: 220) */
-    size_t stations;     /**< number of stations (0: about cells / 9, at least 1) */
-    double cell_size_m;  /**< mean cell width in metres (0: 1000) */
+    uint64_t seed;        /**< same seed, same county, on every platform */
+    size_t cells;         /**< number of cells, 10..1,000,000 (0: 220) */
+    size_t stations;      /**< number of stations (0: about cells / 9, at least 1) */
+    double cell_size_m;   /**< mean cell width in metres (0: 1000) */
     size_t edge_vertices; /**< vertices added along each cell side (0: 16) */
-    const char *crs;     /**< CRS label (NULL: "EPSG:4543", CGCS2000 GK CM 108E) */
+    const char *crs;      /**< CRS label (NULL: "EPSG:4543", CGCS2000 GK CM 108E) */
 } lg_synth_options;
 
 /**
@@ -374,8 +373,7 @@ LG_API lg_error lg_synth_stations(lg_context *ctx, const lg_synth_options *opt, 
  * Write a layer as an ESRI Shapefile (.shp, .shx, .dbf, .prj), path ending in .shp.
  * Files are written under temporary names and renamed into place.
  */
-LG_API lg_error lg_layer_write_shapefile(lg_context *ctx, const lg_layer *layer,
-                                         const char *path);
+LG_API lg_error lg_layer_write_shapefile(lg_context *ctx, const lg_layer *layer, const char *path);
 /** Write a layer as a GeoJSON FeatureCollection with its attributes. */
 LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, const char *path);
 

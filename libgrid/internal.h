@@ -69,12 +69,12 @@ bool lg__progress(lg_context *ctx, uint64_t done, uint64_t total);
 typedef struct lg_column {
     char *name;
     lg_field_type type;
-    int64_t *i;        /* LG_FIELD_INT */
-    double *r;         /* LG_FIELD_REAL */
-    uint64_t *off;     /* LG_FIELD_TEXT: start of row's string in pool (NUL-terminated) */
+    int64_t *i;    /* LG_FIELD_INT */
+    double *r;     /* LG_FIELD_REAL */
+    uint64_t *off; /* LG_FIELD_TEXT: start of row's string in pool (NUL-terminated) */
     char *pool;
     size_t pool_len, pool_cap;
-    uint8_t *null;     /* 1 byte per row: 1 = null */
+    uint8_t *null; /* 1 byte per row: 1 = null */
 } lg_column;
 
 typedef struct lg_problem_rec {
@@ -111,8 +111,8 @@ struct lg_layer {
 
     lg_column *cols;
     size_t ncols;
-    int64_t id_field;  /* LG_NONE: ids are row numbers */
-    lg_id_entry *ids;  /* sorted by key, then row; NULL when id_field is LG_NONE */
+    int64_t id_field; /* LG_NONE: ids are row numbers */
+    lg_id_entry *ids; /* sorted by key, then row; NULL when id_field is LG_NONE */
     size_t nids;
 
     char *crs; /* NULL if unknown */

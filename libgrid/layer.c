@@ -109,8 +109,7 @@ lg_error lgb_fail(lg_builder *b, lg_error err, const char *fmt, ...)
 
 static lg_error nomem(lg_builder *b)
 {
-    return lg__fail(b->ctx, LG_ERR_NOMEM, "%s: record %zu: out of memory", b->source,
-                    b->ncells);
+    return lg__fail(b->ctx, LG_ERR_NOMEM, "%s: record %zu: out of memory", b->source, b->ncells);
 }
 
 /* Column storage follows cap_cells: grow every column when the cell capacity grows. */
@@ -188,8 +187,7 @@ lg_error lgb_add_field(lg_builder *b, const char *name, lg_field_type type, size
         return lg__fail(b->ctx, LG_ERR_ARG, "%s: bad field definition", b->source);
     for (size_t i = 0; i < b->ncols; i++)
         if (strcmp(b->cols[i].name, name) == 0)
-            return lg__fail(b->ctx, LG_ERR_FORMAT, "%s: field '%s' appears twice", b->source,
-                            name);
+            return lg__fail(b->ctx, LG_ERR_FORMAT, "%s: field '%s' appears twice", b->source, name);
     if (lg__grow(b->a, (void **)&b->cols, &b->cap_cols, b->ncols + 1, sizeof *b->cols))
         return nomem(b);
     lg_column *c = &b->cols[b->ncols];
@@ -256,12 +254,12 @@ lg_error lgb_add_ring(lg_builder *b, const double *xy, size_t n, bool hole)
                         ring, n);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))
-            return lgb_fail(b, LG_ERR_GEOMETRY, "ring %zu point %zu is not finite (%g, %g)",
-                            ring, i, xy[2 * i], xy[2 * i + 1]);
+            return lgb_fail(b, LG_ERR_GEOMETRY, "ring %zu point %zu is not finite (%g, %g)", ring,
+                            i, xy[2 * i], xy[2 * i + 1]);
     if (xy[0] != xy[2 * (n - 1)] || xy[1] != xy[2 * (n - 1) + 1])
         return lgb_fail(b, LG_ERR_GEOMETRY,
-                        "ring %zu is not closed (first point %.17g %.17g, last %.17g %.17g)",
-                        ring, xy[0], xy[1], xy[2 * (n - 1)], xy[2 * (n - 1) + 1]);
+                        "ring %zu is not closed (first point %.17g %.17g, last %.17g %.17g)", ring,
+                        xy[0], xy[1], xy[2 * (n - 1)], xy[2 * (n - 1) + 1]);
     if ((uint64_t)b->nverts + n > UINT32_MAX)
         return lgb_fail(b, LG_ERR_UNSUPPORTED, "layer exceeds %u vertices", (unsigned)UINT32_MAX);
     if (grow_rings(b, b->nrings + 1) != LG_OK ||
@@ -322,8 +320,7 @@ static lg_error add_geos(lg_builder *b, GEOSContextHandle_t h, const GEOSGeometr
     if (drop_other)
         return LG_OK;
     char *t = GEOSGeomType_r(h, g);
-    lg_error e = lgb_fail(b, LG_ERR_UNSUPPORTED, "geometry type %s is not a polygon",
-                          t ? t : "?");
+    lg_error e = lgb_fail(b, LG_ERR_UNSUPPORTED, "geometry type %s is not a polygon", t ? t : "?");
     GEOSFree_r(h, t);
     return e;
 }
@@ -336,8 +333,7 @@ lg_error lgb_add_geos(lg_builder *b, GEOSContextHandle_t h, const GEOSGeometry *
 static lg_column *col_for_set(lg_builder *b, size_t field, lg_field_type type)
 {
     if (!b->in_cell || field >= b->ncols || b->cols[field].type != type) {
-        lg__fail(b->ctx, LG_ERR_INTERNAL, "%s: builder misuse setting field %zu", b->source,
-                 field);
+        lg__fail(b->ctx, LG_ERR_INTERNAL, "%s: builder misuse setting field %zu", b->source, field);
         return NULL;
     }
     return &b->cols[field];
@@ -405,8 +401,8 @@ lg_error lgb_problem(lg_builder *b, int64_t row, lg_problem_kind kind, double x,
 
 /* Build a GEOS geometry from rings [r0, r1) of flat arrays. */
 static GEOSGeometry *rings_to_geos(GEOSContextHandle_t h, const double *xy,
-                                   const uint32_t *ring_off, const uint8_t *ring_hole,
-                                   size_t r0, size_t r1)
+                                   const uint32_t *ring_off, const uint8_t *ring_hole, size_t r0,
+                                   size_t r1)
 {
     size_t nshell = 0;
     for (size_t r = r0; r < r1; r++)
@@ -583,8 +579,8 @@ static lg_error build_ids(lg_builder *b, lg_layer *l, const char *id_field)
         for (size_t r = 0; r < l->ncells; r++)
             if (!c->null[r] && c->r[r] != floor(c->r[r]))
                 return lg__fail(b->ctx, LG_ERR_FORMAT,
-                                "%s: record %zu: id field '%s' holds %g, not an integer",
-                                b->source, r, c->name, c->r[r]);
+                                "%s: record %zu: id field '%s' holds %g, not an integer", b->source,
+                                r, c->name, c->r[r]);
     }
     l->id_field = (int64_t)f;
     l->ids = lg__malloc(&l->alloc, (l->ncells + 1) * sizeof *l->ids);
@@ -620,8 +616,8 @@ static lg_error build_ids(lg_builder *b, lg_layer *l, const char *id_field)
             if (!dup)
                 continue;
             if (lgb_problem(b, r, LG_PROBLEM_DUPLICATE_ID, NAN, NAN,
-                            "%s: record %lld: id '%s' already used by an earlier record",
-                            b->source, (long long)r, c->pool + c->off[r]))
+                            "%s: record %lld: id '%s' already used by an earlier record", b->source,
+                            (long long)r, c->pool + c->off[r]))
                 return LG_ERR_NOMEM;
         } else if (lgb_problem(b, r, LG_PROBLEM_DUPLICATE_ID, NAN, NAN,
                                "%s: record %lld: id %lld already used by an earlier record",
@@ -684,10 +680,14 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
         size_t v0 = l->ring_off[l->cell_ring[c]], v1 = l->ring_off[l->cell_ring[c + 1]];
         for (size_t v = v0; v < v1; v++) {
             double x = l->xy[2 * v], y = l->xy[2 * v + 1];
-            if (x < box[0]) box[0] = x;
-            if (y < box[1]) box[1] = y;
-            if (x > box[2]) box[2] = x;
-            if (y > box[3]) box[3] = y;
+            if (x < box[0])
+                box[0] = x;
+            if (y < box[1])
+                box[1] = y;
+            if (x > box[2])
+                box[2] = x;
+            if (y > box[3])
+                box[3] = y;
         }
         if (v0 == v1) {
             box[0] = box[1] = box[2] = box[3] = NAN;
@@ -697,10 +697,14 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
             memcpy(l->bounds, box, sizeof l->bounds);
             l->has_bounds = true;
         } else {
-            if (box[0] < l->bounds[0]) l->bounds[0] = box[0];
-            if (box[1] < l->bounds[1]) l->bounds[1] = box[1];
-            if (box[2] > l->bounds[2]) l->bounds[2] = box[2];
-            if (box[3] > l->bounds[3]) l->bounds[3] = box[3];
+            if (box[0] < l->bounds[0])
+                l->bounds[0] = box[0];
+            if (box[1] < l->bounds[1])
+                l->bounds[1] = box[1];
+            if (box[2] > l->bounds[2])
+                l->bounds[2] = box[2];
+            if (box[3] > l->bounds[3])
+                l->bounds[3] = box[3];
         }
     }
     if (e == LG_OK && id_field)
@@ -796,8 +800,7 @@ size_t lg_layer_ring_count(const lg_layer *l, size_t row)
     return l->cell_ring[row + 1] - l->cell_ring[row];
 }
 
-lg_error lg_layer_ring(const lg_layer *l, size_t row, size_t ring, const double **xy,
-                       size_t *n)
+lg_error lg_layer_ring(const lg_layer *l, size_t row, size_t ring, const double **xy, size_t *n)
 {
     if (!l || !xy || !n || row >= l->ncells || ring >= lg_layer_ring_count(l, row))
         return LG_ERR_ARG;
@@ -1054,10 +1057,8 @@ lg_error lg_layer_load(lg_context *ctx, const char *path, const lg_load_options 
         return lg__load_shp(ctx, path, opt, out);
     if (strcasecmp(fmt, "geojson") == 0 || strcasecmp(fmt, "json") == 0)
         return lg__load_geojson(ctx, path, opt, out);
-    if (strcasecmp(fmt, "wkt") == 0 || strcasecmp(fmt, "txt") == 0 ||
-        strcasecmp(fmt, "csv") == 0)
+    if (strcasecmp(fmt, "wkt") == 0 || strcasecmp(fmt, "txt") == 0 || strcasecmp(fmt, "csv") == 0)
         return lg__load_wkt(ctx, path, opt, out);
     return lg__fail(ctx, LG_ERR_UNSUPPORTED,
-                    "%s: unknown format '%s' (expected .shp, .geojson, .json or .wkt)", path,
-                    fmt);
+                    "%s: unknown format '%s' (expected .shp, .geojson, .json or .wkt)", path, fmt);
 }

@@ -1,1 +1,139 @@
+/*
+ * Point -> cell. Candidates come from the R-tree of cell boxes; the exact test of
+ * polygon.c decides. Candidates are tried in ascending row order so that where
+ * real data overlaps, the lowest row wins and the search stops at the first owner.
+ * A point no cell owns but some cell's boundary touches (the layer's outer
+ * boundary, or the rim of a gap) goes to the lowest such row.
+ */
 #include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LG_CAND_MAX 64
+
+typedef struct cand_state {
+    const lg_layer *layer;
+    double x, y;
+    int64_t rows[LG_CAND_MAX];
+    size_t n;
+    /* used only when more than LG_CAND_MAX boxes hold the point */
+    bool overflow;
+    int64_t best_owner, best_touch;
+} cand_state;
+
+static void test_row(cand_state *s, int64_t row)
+{
+    bool touch = false;
+    bool need_touch = s->best_owner == LG_NONE;
+    if (lg__cell_owns(s->layer, (size_t)row, s->x, s->y, need_touch ? &touch : NULL)) {
+        if (s->best_owner == LG_NONE || row < s->best_owner)
+            s->best_owner = row;
+    } else if (touch && (s->best_touch == LG_NONE || row < s->best_touch)) {
+        s->best_touch = row;
+    }
+}
+
+static bool collect(int64_t id, const double box[4], void *udata)
+{
+    (void)box;
+    cand_state *s = udata;
+    if (s->n < LG_CAND_MAX) {
+        s->rows[s->n++] = id;
+        return true;
+    }
+    if (!s->overflow) {
+        s->overflow = true;
+        for (size_t i = 0; i < s->n; i++)
+            test_row(s, s->rows[i]);
+    }
+    test_row(s, id);
+    return true;
+}
+
+int64_t lg_layer_locate(const lg_layer *l, double x, double y)
+{
+    if (!l || !l->rtree || !isfinite(x) || !isfinite(y))
+        return LG_NONE;
+    cand_state s;
+    s.layer = l;
+    s.x = x;
+    s.y = y;
+    s.n = 0;
+    s.overflow = false;
+    s.best_owner = s.best_touch = LG_NONE;
+    lg_rtree_search_point(l->rtree, x, y, collect, &s);
+    if (s.overflow)
+        return s.best_owner != LG_NONE ? s.best_owner : s.best_touch;
+    /* insertion sort: the list is short */
+    for (size_t i = 1; i < s.n; i++) {
+        int64_t v = s.rows[i];
+        size_t j = i;
+        for (; j > 0 && s.rows[j - 1] > v; j--)
+            s.rows[j] = s.rows[j - 1];
+        s.rows[j] = v;
+    }
+    int64_t touch = LG_NONE;
+    for (size_t i = 0; i < s.n; i++) {
+        bool t = false;
+        if (lg__cell_owns(l, (size_t)s.rows[i], x, y, touch == LG_NONE ? &t : NULL))
+            return s.rows[i];
+        if (t)
+            touch = s.rows[i];
+    }
+    return touch;
+}
+
+lg_error lg_layer_locate_many(const lg_layer *l, const double *x, const double *y, size_t n,
+                              int64_t *out)
+{
+    if (!l || (n && (!x || !y || !out)))
+        return LG_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        out[i] = lg_layer_locate(l, x[i], y[i]);
+    return LG_OK;
+}
+
+#define LG_CHUNK 65536
+
+lg_error lg_layer_locate_crs(lg_context *ctx, const lg_layer *l, const char *crs, const double *x,
+                             const double *y, size_t n, int64_t *out)
+{
+    if (!ctx)
+        return LG_ERR_ARG;
+    lg__clear(ctx);
+    if (!l || (n && (!x || !y || !out)))
+        return lg__fail(ctx, LG_ERR_ARG, "lg_layer_locate_crs: layer, x, y and out are required");
+    if (!crs || (l->crs && lg__crs_same(ctx, crs, l->crs)))
+        return lg_layer_locate_many(l, x, y, n, out);
+    if (!l->crs)
+        return lg__fail(ctx, LG_ERR_CRS,
+                        "the layer has no CRS, so points in '%.200s' cannot be transformed to it",
+                        crs);
+    lg_transform *tr = NULL;
+    lg_error e = lg_transform_new(ctx, crs, l->crs, &tr);
+    if (e)
+        return e;
+    size_t chunk = n < LG_CHUNK ? n : LG_CHUNK;
+    double *tx = lg__malloc(&ctx->alloc, (chunk + 1) * sizeof *tx);
+    double *ty = lg__malloc(&ctx->alloc, (chunk + 1) * sizeof *ty);
+    if (!tx || !ty)
+        e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; e == LG_OK && i < n; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        memcpy(tx, x + i, m * sizeof *tx);
+        memcpy(ty, y + i, m * sizeof *ty);
+        /* points that fail to transform are NaN and locate to LG_NONE */
+        lg_error te = lg_transform_apply(tr, tx, ty, m);
+        if (te != LG_OK && te != LG_ERR_CRS)
+            e = lg__fail(ctx, te, "transforming points from '%.200s' failed", crs);
+        else
+            lg_layer_locate_many(l, tx, ty, m, out + i);
+        if (e == LG_OK && !lg__progress(ctx, i + m, n))
+            e = LG_ERR_CANCELLED;
+    }
+    lg__free(&ctx->alloc, tx);
+    lg__free(&ctx->alloc, ty);
+    lg_transform_free(tr);
+    return e;
+}

@@ -48,7 +48,7 @@ double tu_uniform(uint64_t *s, double lo, double hi)
 
 const char *tu_naturalearth(void)
 {
-    static const char *p =
-        "/usr/lib/python3/dist-packages/geopandas/datasets/naturalearth_lowres/naturalearth_lowres.shp";
+    static const char *p = "/usr/lib/python3/dist-packages/geopandas/datasets/naturalearth_lowres/"
+                           "naturalearth_lowres.shp";
     return access(p, R_OK) == 0 ? p : NULL;
 }
