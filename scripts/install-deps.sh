@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian/Ubuntu packages libgrid needs to build, test and benchmark.
+set -eu
+PKGS="build-essential meson ninja-build pkg-config
+  libgeos-dev libproj-dev proj-data libshp-dev libjson-c-dev libcmocka-dev
+  python3 python3-dev python3-numpy python3-pytest python3-shapely python3-geopandas
+  python3-mesonpy python3-pip python3-venv unzip clang-format"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
