@@ -20,6 +20,7 @@ setup() { # dir, options...
 setup build-test ${PY:+-Dpython_interpreter="$PY"}
 run meson compile -C build-test
 run meson test -C build-test --print-errorlogs --num-processes 2
+run scripts/check-install.sh build-test
 
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dpython=disabled -Dbench=false
 run meson compile -C build-asan
