@@ -66,6 +66,8 @@ bool lg__progress(lg_context *ctx, uint64_t done, uint64_t total);
 
 /* ----------------------------------------------------------------- layer */
 
+typedef struct lg_accel lg_accel;
+
 typedef struct lg_column {
     char *name;
     lg_field_type type;
@@ -121,6 +123,7 @@ struct lg_layer {
     size_t nproblems;
 
     lg_rtree *rtree; /* cell boxes, id = row */
+    lg_accel *accel; /* raster accelerator for locate; NULL: R-tree path only */
 };
 
 /*
@@ -172,6 +175,24 @@ GEOSGeometry *lg__cell_to_geos(GEOSContextHandle_t h, const lg_layer *layer, siz
 int lg__cell_owns(const lg_layer *layer, size_t row, double x, double y, bool *on_boundary);
 /* Exact orientation of c relative to a->b: >0 left, <0 right, 0 collinear. */
 int lg__orient(double ax, double ay, double bx, double by, double cx, double cy);
+
+/* Locate through the R-tree and the exact test only (the definition). */
+int64_t lg__locate_exact(const lg_layer *layer, double x, double y);
+
+/* ------------------------------------------------------------- accelerator */
+
+/*
+ * Build the raster accelerator of a layer whose boxes and R-tree are ready:
+ * about pixels_per_cell pixels per cell, at most max_bytes for the pixel table
+ * (0: no cap). *out is NULL for an empty layer.
+ */
+lg_error lg__accel_build(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
+                         lg_accel **out);
+/* lg__accel_locate's answer for a pixel it leaves to the exact path. */
+#define LG__ACCEL_DEFER ((int64_t)-2)
+int64_t lg__accel_locate(const lg_layer *layer, const lg_accel *a, double x, double y);
+size_t lg__accel_bytes(const lg_accel *a);
+void lg__accel_free(const lg_allocator *alloc, lg_accel *a);
 
 /* -------------------------------------------------------------------- CRS */
 

@@ -729,6 +729,9 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
         lg__free(&l->alloc, ids);
         lg__free(&l->alloc, boxes);
     }
+    if (e == LG_OK && (e = lg__accel_build(l, 16.0, 0, &l->accel)) != LG_OK)
+        lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", b->source,
+                 lg_strerror(e));
     /* problems move last: build_ids may add some */
     l->problems = b->problems;
     l->nproblems = b->nproblems;
@@ -764,6 +767,7 @@ void lg_layer_free(lg_layer *l)
         lg__free(&a, l->problems[i].msg);
     lg__free(&a, l->problems);
     lg_rtree_free(l->rtree);
+    lg__accel_free(&a, l->accel);
     lg__free(&a, l);
 }
 

@@ -53,6 +53,18 @@ static bool collect(int64_t id, const double box[4], void *udata)
 
 int64_t lg_layer_locate(const lg_layer *l, double x, double y)
 {
+    if (!l || !isfinite(x) || !isfinite(y))
+        return LG_NONE;
+    if (l->accel) {
+        int64_t r = lg__accel_locate(l, l->accel, x, y);
+        if (r != LG__ACCEL_DEFER)
+            return r;
+    }
+    return lg__locate_exact(l, x, y);
+}
+
+int64_t lg__locate_exact(const lg_layer *l, double x, double y)
+{
     if (!l || !l->rtree || !isfinite(x) || !isfinite(y))
         return LG_NONE;
     cand_state s;

@@ -90,6 +90,11 @@ static void check_point(const oracle *o, double x, double y, bool partition, che
     int64_t rows[64];
     size_t n = covers(o, x, y, rows);
     int64_t got = lg_layer_locate(o->layer, x, y);
+    /* the accelerated answer equals the exact path's */
+    int64_t exact = lg__locate_exact(o->layer, x, y);
+    if (got != exact)
+        fail_msg("(%.17g, %.17g): accelerated locate %lld, exact path %lld", x, y, (long long)got,
+                 (long long)exact);
     st->points++;
     if (n == 0) {
         if (got != LG_NONE)
