@@ -590,3 +590,34 @@ lg_error lg_transform_apply(lg_transform *tr, double *x, double *y, size_t n)
     }
     return failed == n ? LG_ERR_CRS : LG_OK;
 }
+
+lg_error lg__transform_cached(lg_context *ctx, const char *src, const char *dst, lg_transform **out)
+{
+    const size_t n = sizeof ctx->tcache / sizeof ctx->tcache[0];
+    for (size_t i = 0; i < n; i++)
+        if (ctx->tcache[i].tr && strcmp(ctx->tcache[i].src, src) == 0 &&
+            strcmp(ctx->tcache[i].dst, dst) == 0) {
+            *out = ctx->tcache[i].tr;
+            return LG_OK;
+        }
+    lg_transform *tr = NULL;
+    lg_error e = lg_transform_new(ctx, src, dst, &tr);
+    if (e)
+        return e;
+    char *s = lg__strdup(&ctx->alloc, src), *d = lg__strdup(&ctx->alloc, dst);
+    if (!s || !d) {
+        lg__free(&ctx->alloc, s);
+        lg__free(&ctx->alloc, d);
+        lg_transform_free(tr);
+        return lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
+    }
+    size_t slot = ctx->tcache_next++ % n;
+    lg__free(&ctx->alloc, ctx->tcache[slot].src);
+    lg__free(&ctx->alloc, ctx->tcache[slot].dst);
+    lg_transform_free(ctx->tcache[slot].tr);
+    ctx->tcache[slot].src = s;
+    ctx->tcache[slot].dst = d;
+    ctx->tcache[slot].tr = tr;
+    *out = tr;
+    return LG_OK;
+}

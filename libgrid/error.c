@@ -116,6 +116,11 @@ void lg_context_free(lg_context *ctx)
     if (ctx->proj)
         proj_context_destroy(ctx->proj);
     lg__free(&ctx->alloc, ctx->scratch);
+    for (size_t i = 0; i < sizeof ctx->tcache / sizeof ctx->tcache[0]; i++) {
+        lg__free(&ctx->alloc, ctx->tcache[i].src);
+        lg__free(&ctx->alloc, ctx->tcache[i].dst);
+        lg_transform_free(ctx->tcache[i].tr);
+    }
     lg_allocator a = ctx->alloc;
     lg__free(&a, ctx);
 }

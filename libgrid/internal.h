@@ -51,6 +51,12 @@ struct lg_context {
     char geos_msg[512];       /* last GEOS error/notice text */
     PJ_CONTEXT *proj;         /* created on first use */
     char *scratch;            /* string returned by lg_crs_check */
+    /* recently used transforms: building one costs PROJ tens of milliseconds */
+    struct {
+        char *src, *dst;
+        lg_transform *tr;
+    } tcache[4];
+    unsigned tcache_next;
 };
 
 /* Record an error on ctx (ctx may be NULL) and return err. */
@@ -196,6 +202,12 @@ void lg__accel_free(const lg_allocator *alloc, lg_accel *a);
 
 /* -------------------------------------------------------------------- CRS */
 
+/*
+ * A transform from src to dst owned by ctx's cache (borrowed: valid until ctx is
+ * freed or four other pairs are used).
+ */
+lg_error lg__transform_cached(lg_context *ctx, const char *src, const char *dst,
+                              lg_transform **out);
 /* True if the two CRS strings denote the same CRS (string equality or PROJ). */
 bool lg__crs_same(lg_context *ctx, const char *a, const char *b);
 

@@ -122,8 +122,8 @@ lg_error lg_layer_locate_crs(lg_context *ctx, const lg_layer *l, const char *crs
         return lg__fail(ctx, LG_ERR_CRS,
                         "the layer has no CRS, so points in '%.200s' cannot be transformed to it",
                         crs);
-    lg_transform *tr = NULL;
-    lg_error e = lg_transform_new(ctx, crs, l->crs, &tr);
+    lg_transform *tr = NULL; /* owned by the context's cache */
+    lg_error e = lg__transform_cached(ctx, crs, l->crs, &tr);
     if (e)
         return e;
     size_t chunk = n < LG_CHUNK ? n : LG_CHUNK;
@@ -146,6 +146,5 @@ lg_error lg_layer_locate_crs(lg_context *ctx, const lg_layer *l, const char *crs
     }
     lg__free(&ctx->alloc, tx);
     lg__free(&ctx->alloc, ty);
-    lg_transform_free(tr);
     return e;
 }

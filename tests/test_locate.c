@@ -418,6 +418,64 @@ static void test_batch_equals_single(void **state)
     lg_context_free(ctx);
 }
 
+static void test_locate_crs_transforms(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    lg_synth_options opt = {.seed = 5, .cells = 500};
+    lg_layer *l;
+    if (lg_synth_county(ctx, &opt, &l) != LG_OK)
+        fail_msg("%s", lg_context_message(ctx));
+    assert_string_equal(lg_layer_crs(l), "EPSG:4543");
+    enum { N = 3000 };
+    static double x[N], y[N], lon[N], lat[N];
+    static int64_t want[N], got[N];
+    double box[4];
+    lg_layer_bounds(l, box);
+    uint64_t s = 11;
+    for (size_t i = 0; i < N; i++) {
+        x[i] = tu_uniform(&s, box[0], box[2]);
+        y[i] = tu_uniform(&s, box[1], box[3]);
+    }
+    /* the layer's own CRS: no transform, same answers */
+    assert_int_equal(lg_layer_locate_crs(ctx, l, "EPSG:4543", x, y, N, got), LG_OK);
+    assert_int_equal(lg_layer_locate_many(l, x, y, N, want), LG_OK);
+    assert_memory_equal(got, want, sizeof got);
+    /* GPS lon/lat: transform them to WGS84 with a separate transform, then back in
+       the call; the answers must match the direct locate except within rounding of
+       a boundary, so compare with the points the round trip gives */
+    lg_transform *to_ll, *to_grid;
+    assert_int_equal(lg_transform_new(ctx, "EPSG:4543", "EPSG:4326", &to_ll), LG_OK);
+    assert_int_equal(lg_transform_new(ctx, "EPSG:4326", "EPSG:4543", &to_grid), LG_OK);
+    memcpy(lon, x, sizeof lon);
+    memcpy(lat, y, sizeof lat);
+    assert_int_equal(lg_transform_apply(to_ll, lon, lat, N), LG_OK);
+    assert_true(lon[0] > 105 && lon[0] < 111 && lat[0] > 25 && lat[0] < 35);
+    double bx[N], by[N];
+    memcpy(bx, lon, sizeof bx);
+    memcpy(by, lat, sizeof by);
+    assert_int_equal(lg_transform_apply(to_grid, bx, by, N), LG_OK);
+    assert_int_equal(lg_layer_locate_many(l, bx, by, N, want), LG_OK);
+    for (int rep = 0; rep < 2; rep++) { /* the second call uses the cached transform */
+        assert_int_equal(lg_layer_locate_crs(ctx, l, "EPSG:4326", lon, lat, N, got), LG_OK);
+        assert_memory_equal(got, want, sizeof got);
+    }
+    /* GCJ-02 input from a map app */
+    lg_wgs84_to_gcj02(lon, lat, N);
+    assert_int_equal(lg_layer_locate_crs(ctx, l, "GCJ-02", lon, lat, N, got), LG_OK);
+    size_t same = 0;
+    for (size_t i = 0; i < N; i++)
+        same += got[i] == want[i];
+    assert_true(same > N * 99 / 100); /* the inverse is within 0.5 m, cells are ~1 km */
+    assert_int_equal(lg_layer_locate_crs(ctx, l, "EPSG:99999999", lon, lat, N, got), LG_ERR_CRS);
+    assert_non_null(strstr(lg_context_message(ctx), "EPSG:99999999"));
+    lg_transform_free(to_ll);
+    lg_transform_free(to_grid);
+    lg_layer_free(l);
+    lg_context_free(ctx);
+}
+
 static void test_orient_exact(void **state)
 {
     (void)state;
@@ -450,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_hole_and_multipolygon),
         cmocka_unit_test(test_overlap_lowest_row_wins),
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_locate_crs_transforms),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
         cmocka_unit_test(test_naturalearth_against_geos),
