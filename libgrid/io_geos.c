@@ -484,6 +484,20 @@ static void put_double(FILE *f, double v)
     fputs(buf, f);
 }
 
+/* A REAL property: integral values keep a ".0" so they read back as REAL. */
+static void put_real(FILE *f, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
+    if (!strpbrk(buf, ".eEn"))
+        fputs(".0", f);
+}
+
 static void put_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -593,7 +607,7 @@ static lg_error write_geojson(lg_context *ctx, const char *tmp, void *udata)
             else if (col->type == LG_FIELD_INT)
                 fprintf(f, "%lld", (long long)col->i[c]);
             else if (col->type == LG_FIELD_REAL && isfinite(col->r[c]))
-                put_double(f, col->r[c]);
+                put_real(f, col->r[c]);
             else if (col->type == LG_FIELD_REAL)
                 fputs("null", f); /* JSON has no NaN or infinity */
             else

@@ -999,11 +999,14 @@ static lg_error write_dbf(lg_context *ctx, shp_writer *w, const char *tmp_dbf)
             e = lg__fail(ctx, LG_ERR_IO, "%s: cannot add field '%s' to the .dbf%s", w->path,
                          c->name, sa_detail(det, sizeof det));
     }
+    /* a .dbf needs a field to hold records: like GDAL, give a field-less layer "FID" */
+    if (e == LG_OK && l->ncols == 0 && DBFAddField(d, "FID", FTInteger, 10, 0) < 0)
+        e = lg__fail(ctx, LG_ERR_IO, "%s: cannot add field FID to the .dbf%s", w->path,
+                     sa_detail(det, sizeof det));
     for (size_t r = 0; e == LG_OK && r < l->ncells; r++) {
         int ok = 1;
-        if (l->ncols == 0) {
-            ok = DBFWriteTuple(d, (int)r, (void *)" ");
-        }
+        if (l->ncols == 0)
+            ok = DBFWriteIntegerAttribute(d, (int)r, 0, (int)r);
         for (size_t f = 0; ok && f < l->ncols; f++) {
             const lg_column *c = &l->cols[f];
             char b[64];
