@@ -175,16 +175,6 @@ typedef struct inc {
     uint32_t pixel, row, vert;
 } inc;
 
-static int cmp_inc(const void *pa, const void *pb)
-{
-    const inc *a = pa, *b = pb;
-    if (a->pixel != b->pixel)
-        return a->pixel < b->pixel ? -1 : 1;
-    if (a->row != b->row)
-        return a->row < b->row ? -1 : 1;
-    return a->vert < b->vert ? -1 : a->vert > b->vert;
-}
-
 /* Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. */
 static void pixel_range(double lo, double hi, double o, double s, double margin, uint32_t n,
                         uint32_t *i0, uint32_t *i1)
@@ -204,6 +194,45 @@ static bool edge_meets_pixel(const lg_accel *a, const double *e, uint32_t i, uin
     double py0 = a->y0 + j * a->ph - a->margin, py1 = a->y0 + (j + 1) * a->ph + a->margin;
     return !(fmax(e[0], e[2]) < px0 || fmin(e[0], e[2]) > px1 || fmax(e[1], e[3]) < py0 ||
              fmin(e[1], e[3]) > py1);
+}
+
+/*
+ * Visit every (pixel, cell, edge) incidence. Without out: count them per pixel
+ * into pos. With out: write each at out[pos[pixel]++]. Returns the total.
+ */
+static size_t scan_edges(const lg_accel *a, const lg_layer *l, uint32_t *pos, inc *out)
+{
+    size_t total = 0;
+    for (size_t c = 0; c < l->ncells; c++) {
+        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
+            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
+                const double *ed = l->xy + 2 * (size_t)v;
+                if (ed[0] == ed[2] && ed[1] == ed[3])
+                    continue; /* duplicate vertex: never crosses, never touches alone */
+                uint32_t i0, i1, j0, j1;
+                pixel_range(fmin(ed[0], ed[2]), fmax(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
+                            &i0, &i1);
+                pixel_range(fmin(ed[1], ed[3]), fmax(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
+                            &j0, &j1);
+                for (uint32_t j = j0; j <= j1; j++)
+                    for (uint32_t i = i0; i <= i1; i++) {
+                        if (!edge_meets_pixel(a, ed, i, j))
+                            continue;
+                        size_t p = (size_t)j * a->nx + i;
+                        total++;
+                        if (!out) {
+                            pos[p]++;
+                        } else {
+                            inc *t = &out[pos[p]++];
+                            t->pixel = (uint32_t)p;
+                            t->row = (uint32_t)c;
+                            t->vert = v;
+                        }
+                    }
+            }
+        }
+    }
+    return total;
 }
 
 typedef struct row_list {
@@ -261,39 +290,41 @@ lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_b
     size_t np = (size_t)a->nx * a->ny;
     lg_error e = LG_OK;
     inc *incs = NULL;
-    size_t ninc = 0, cap = 0;
+    size_t ninc = 0;
     a->pix = lg__calloc(al, np, sizeof *a->pix);
     if (!a->pix)
         goto nomem;
 
-    /* 1. every edge into every pixel its box meets */
-    for (size_t c = 0; c < l->ncells; c++) {
-        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
-            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-                const double *ed = l->xy + 2 * (size_t)v;
-                if (ed[0] == ed[2] && ed[1] == ed[3])
-                    continue; /* duplicate vertex: never crosses, never touches alone */
-                uint32_t i0, i1, j0, j1;
-                pixel_range(fmin(ed[0], ed[2]), fmax(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
-                            &i0, &i1);
-                pixel_range(fmin(ed[1], ed[3]), fmax(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
-                            &j0, &j1);
-                for (uint32_t j = j0; j <= j1; j++)
-                    for (uint32_t i = i0; i <= i1; i++) {
-                        if (!edge_meets_pixel(a, ed, i, j))
-                            continue;
-                        if (ninc == cap &&
-                            lg__grow(al, (void **)&incs, &cap, ninc + 1, sizeof *incs))
-                            goto nomem;
-                        incs[ninc].pixel = j * a->nx + i;
-                        incs[ninc].row = (uint32_t)c;
-                        incs[ninc].vert = v;
-                        ninc++;
-                    }
-            }
+    /*
+     * 1. every edge into every pixel its box meets, by a stable counting sort on
+     * the pixel: a first pass counts, a second places. Cells and edges are visited
+     * in order, so each pixel's incidences come out sorted by (row, vertex).
+     */
+    {
+        uint32_t *pos = lg__calloc(al, np + 1, sizeof *pos);
+        if (!pos)
+            goto nomem;
+        size_t total = scan_edges(a, l, pos, NULL);
+        if (total >= UINT32_MAX) {
+            lg__free(al, pos);
+            e = LG_ERR_UNSUPPORTED;
+            goto nomem;
         }
+        uint32_t run = 0;
+        for (size_t p = 0; p < np; p++) {
+            uint32_t c = pos[p];
+            pos[p] = run;
+            run += c;
+        }
+        ninc = total;
+        incs = lg__malloc(al, (ninc + 1) * sizeof *incs);
+        if (!incs) {
+            lg__free(al, pos);
+            goto nomem;
+        }
+        scan_edges(a, l, pos, incs);
+        lg__free(al, pos);
     }
-    qsort(incs, ninc, sizeof *incs, cmp_inc);
 
     /* 2. boundary pixels: count pixels and groups */
     uint32_t nbp = 0, ngrp = 0;
