@@ -469,36 +469,67 @@ static void side_points(const synth_plan *p, int64_t ci, int64_t cj, unsigned di
     }
 }
 
+/*
+ * The sides of the cell being built, each in canonical direction (south and north west
+ * to east, west and east south to north). Cells come north to south, west to east, so
+ * a cell's north side is the south side of the cell above, computed one row earlier,
+ * and its west side the east side of the previous cell: those are reused, so every side
+ * is computed once (and shared sides are copies, not recomputations).
+ */
+typedef struct side_cache {
+    double *south;          /* G sides of 2 m doubles: south side of the last cell in column i */
+    int64_t *south_row;     /* lattice row j whose south side column i holds; -1 none */
+    double *east;           /* east side of the previous cell */
+    int64_t east_i, east_j; /* its lattice cell; -1 none */
+    double *tmp_n, *tmp_w;
+} side_cache;
+
 /* Closed counter-clockwise ring of lattice cell idx into xy[2 * (4 (m + 1) + 1)]. */
-static void cell_ring(const synth_plan *p, size_t idx, double *xy, double *tmp)
+static void cell_ring(const synth_plan *p, size_t idx, side_cache *sc, double *xy)
 {
     size_t m = p->c.m;
-    int64_t ci = (int64_t)(idx % p->G) - p->centre, cj = (int64_t)(idx / p->G) - p->centre;
+    size_t i = idx % p->G;
+    int64_t j = (int64_t)(idx / p->G);
+    int64_t ci = (int64_t)i - p->centre, cj = j - p->centre;
     double x00, y00, x10, y10, x11, y11, x01, y01;
     corner_xy(p, ci, cj, &x00, &y00);
     corner_xy(p, ci + 1, cj, &x10, &y10);
     corner_xy(p, ci + 1, cj + 1, &x11, &y11);
     corner_xy(p, ci, cj + 1, &x01, &y01);
+
+    double *south = sc->south + 2 * m * i;
+    const double *north = south;
+    if (sc->south_row[i] != j + 1) {
+        side_points(p, ci, cj + 1, 0, x01, y01, x11, y11, sc->tmp_n);
+        north = sc->tmp_n;
+    }
+    const double *west = sc->east;
+    if (sc->east_i != (int64_t)i - 1 || sc->east_j != j) {
+        side_points(p, ci, cj, 1, x00, y00, x01, y01, sc->tmp_w);
+        west = sc->tmp_w;
+    }
     size_t v = 0;
-    /* south side, canonical west to east */
-    xy[2 * v] = x00, xy[2 * v + 1] = y00, v++;
-    side_points(p, ci, cj, 0, x00, y00, x10, y10, xy + 2 * v);
-    v += m;
-    /* east side, canonical south to north */
-    xy[2 * v] = x10, xy[2 * v + 1] = y10, v++;
-    side_points(p, ci + 1, cj, 1, x10, y10, x11, y11, xy + 2 * v);
-    v += m;
-    /* north side, canonical west to east, walked backwards */
+    /* north side, walked backwards */
     xy[2 * v] = x11, xy[2 * v + 1] = y11, v++;
-    side_points(p, ci, cj + 1, 0, x01, y01, x11, y11, tmp);
     for (size_t k = m; k-- > 0; v++)
-        xy[2 * v] = tmp[2 * k], xy[2 * v + 1] = tmp[2 * k + 1];
-    /* west side, canonical south to north, walked backwards */
+        xy[2 * v] = north[2 * k], xy[2 * v + 1] = north[2 * k + 1];
+    /* west side, walked backwards */
     xy[2 * v] = x01, xy[2 * v + 1] = y01, v++;
-    side_points(p, ci, cj, 1, x00, y00, x01, y01, tmp);
     for (size_t k = m; k-- > 0; v++)
-        xy[2 * v] = tmp[2 * k], xy[2 * v + 1] = tmp[2 * k + 1];
-    xy[2 * v] = x00, xy[2 * v + 1] = y00;
+        xy[2 * v] = west[2 * k], xy[2 * v + 1] = west[2 * k + 1];
+    /* the south and east sides replace the cached north and west ones, now copied */
+    side_points(p, ci, cj, 0, x00, y00, x10, y10, south);
+    sc->south_row[i] = j;
+    side_points(p, ci + 1, cj, 1, x10, y10, x11, y11, sc->east);
+    sc->east_i = (int64_t)i;
+    sc->east_j = j;
+    xy[2 * v] = x00, xy[2 * v + 1] = y00, v++;
+    memcpy(xy + 2 * v, south, 2 * m * sizeof *xy);
+    v += m;
+    xy[2 * v] = x10, xy[2 * v + 1] = y10, v++;
+    memcpy(xy + 2 * v, sc->east, 2 * m * sizeof *xy);
+    v += m;
+    xy[2 * v] = x11, xy[2 * v + 1] = y11;
 }
 
 /* ----------------------------------------------------------- attributes */
@@ -572,12 +603,23 @@ lg_error lg_synth_county(lg_context *ctx, const lg_synth_options *opt, lg_layer 
     int32_t *row_of = lg__malloc(a, G * G * sizeof *row_of);
     int32_t *station = lg__malloc(a, n * sizeof *station);
     uint32_t *queue = lg__malloc(a, n * sizeof *queue);
-    double *xy = lg__malloc(a, (2 * ring_len + 2 * m) * sizeof *xy);
+    double *xy = lg__malloc(a, 2 * ring_len * sizeof *xy);
+    side_cache sc = {0};
+    sc.south = lg__malloc(a, 2 * m * G * sizeof *sc.south);
+    sc.south_row = lg__malloc(a, G * sizeof *sc.south_row);
+    sc.east = lg__malloc(a, 2 * m * sizeof *sc.east);
+    sc.tmp_n = lg__malloc(a, 2 * m * sizeof *sc.tmp_n);
+    sc.tmp_w = lg__malloc(a, 2 * m * sizeof *sc.tmp_w);
+    sc.east_i = sc.east_j = -1;
     lg_builder *b = NULL;
-    if (!row_of || !station || !queue || !xy) {
+    if (!row_of || !station || !queue || !xy || !sc.south || !sc.south_row || !sc.east ||
+        !sc.tmp_n || !sc.tmp_w) {
         e = lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
+
+    for (size_t k = 0; k < G; k++)
+        sc.south_row[k] = -1;
 
     /* jurisdictions: multi-source BFS from the seeds over side-sharing neighbours */
     for (size_t k = 0; k < G * G; k++)
@@ -627,7 +669,7 @@ lg_error lg_synth_county(lg_context *ctx, const lg_synth_options *opt, lg_layer 
             goto done;
         }
         size_t idx = p.cell[r];
-        cell_ring(&p, idx, xy, xy + 2 * ring_len);
+        cell_ring(&p, idx, &sc, xy);
         int64_t ci = (int64_t)(idx % G) - p.centre, cj = (int64_t)(idx / G) - p.centre;
         double u = urban(towns, nt, (double)ci, (double)cj);
         uint64_t h = hash5(p.c.seed, TAG_POP, ci, cj, 0);
@@ -653,6 +695,11 @@ done:
     lg__free(a, station);
     lg__free(a, queue);
     lg__free(a, xy);
+    lg__free(a, sc.south);
+    lg__free(a, sc.south_row);
+    lg__free(a, sc.east);
+    lg__free(a, sc.tmp_n);
+    lg__free(a, sc.tmp_w);
     plan_free(&p);
     return e;
 }
