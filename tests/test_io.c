@@ -875,37 +875,43 @@ static void test_truncation(void **state)
     }
 }
 
-/* Random byte flips in .shp records (offsets stay valid): errors or layers only. */
+/* Random byte flips in each file (past the .shp header): errors or layers only. */
 static void test_corruption(void **state)
 {
     (void)state;
     const char *ne = tu_naturalearth();
     if (!ne)
         skip();
-    char base[512], dst[512], p[600];
+    static const char *ext[] = {".shp", ".shx", ".dbf"};
+    char base[512], dst[512], p[600], from[600], to[600];
     snprintf(base, sizeof base, "%.*s", (int)(strlen(ne) - 4), ne);
     snprintf(dst, sizeof dst, "%s/flip", tu_tmpdir());
     snprintf(p, sizeof p, "%s.shp", dst);
-    copy_shapefile(base, dst);
-    size_t n;
-    char *data = read_all(ne, &n);
-    char *buf = malloc(n);
     uint64_t seed = 42;
     lg_context *ctx = new_ctx();
-    for (int iter = 0; iter < 200; iter++) {
-        memcpy(buf, data, n);
-        for (int k = 0; k < 4; k++)
-            buf[100 + tu_rand(&seed) % (n - 100)] = (char)tu_rand(&seed);
-        assert_int_equal(tu_write_file(p, buf, n), 0);
-        lg_layer *l = NULL;
-        if (lg_layer_load(ctx, p, NULL, &l) == LG_OK)
-            lg_layer_free(l);
-        else
-            assert_non_null(strstr(lg_context_message(ctx), "flip.shp"));
+    for (int k = 0; k < 3; k++) {
+        copy_shapefile(base, dst);
+        snprintf(from, sizeof from, "%s%s", base, ext[k]);
+        snprintf(to, sizeof to, "%s%s", dst, ext[k]);
+        size_t n;
+        char *data = read_all(from, &n);
+        char *buf = malloc(n);
+        size_t skip_hdr = k == 0 ? 100 : 0;
+        for (int iter = 0; iter < 150; iter++) {
+            memcpy(buf, data, n);
+            for (int j = 0; j < 4; j++)
+                buf[skip_hdr + tu_rand(&seed) % (n - skip_hdr)] = (char)tu_rand(&seed);
+            assert_int_equal(tu_write_file(to, buf, n), 0);
+            lg_layer *l = NULL;
+            if (lg_layer_load(ctx, p, NULL, &l) == LG_OK)
+                lg_layer_free(l);
+            else
+                assert_non_null(strstr(lg_context_message(ctx), "flip"));
+        }
+        free(buf);
+        free(data);
     }
     lg_context_free(ctx);
-    free(buf);
-    free(data);
 }
 
 /* ---------------------------------------------------------- round trips */
@@ -1306,6 +1312,7 @@ static void test_wkb(void **state)
     lg_layer_free(b);
     /* corrupt WKB names its index */
     unsigned char junk[] = {1, 3, 0, 0, 0, 9, 9};
+    unsigned char *saved = bufs[1];
     bufs[1] = junk;
     lens[1] = sizeof junk;
     assert_int_equal(lg_layer_from_wkb(ctx, (const unsigned char *const *)bufs, lens, n, &opt, &b),
@@ -1313,7 +1320,7 @@ static void test_wkb(void **state)
     assert_null(b);
     assert_msg_has(ctx, "wkb");
     assert_msg_has(ctx, "geometry 1");
-    bufs[1] = NULL;
+    bufs[1] = saved;
     for (size_t r = 0; r < n; r++)
         free(bufs[r]);
     lg_layer_free(a);
