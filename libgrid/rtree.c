@@ -28,7 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RT_MAX 24     /* fan-out */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define RT_MAX 24     /* fan-out; at most 32 (search bit masks) */
 #define RT_MIN 9      /* minimum fill of a non-root node (about 40%) */
 #define RT_MAXH 64    /* bound on the height; min fill keeps real trees far below */
 #define RT_KEEP 128   /* spare nodes kept in the pool between mutations */
@@ -756,26 +760,55 @@ lg_error lg_rtree_update(lg_rtree *tree, const double old_box[4], const double n
 
 /* ------------------------------------------------------------ search */
 
-static bool search_rec(const rt_node *n, const double q[4], lg_rtree_iter iter, void *udata)
+/* Bit i set when entry i of n intersects the closed box q. */
+static uint32_t hit_mask(const rt_node *n, const double q[4])
 {
     const int c = n->count;
-    if (n->level == 0) {
-        for (int i = 0; i < c; i++) {
-            if ((n->minx[i] <= q[2]) & (n->maxx[i] >= q[0]) & (n->miny[i] <= q[3]) &
-                (n->maxy[i] >= q[1])) {
-                double b[4];
-                entry_box(n, i, b);
-                if (!iter(n->u.id[i], b, udata))
-                    return false;
-            }
-        }
-        return true;
+    uint32_t m = 0;
+    int i = 0;
+#if defined(__SSE2__)
+    const __m128d q0 = _mm_set1_pd(q[0]), q1 = _mm_set1_pd(q[1]);
+    const __m128d q2 = _mm_set1_pd(q[2]), q3 = _mm_set1_pd(q[3]);
+    for (; i + 2 <= c; i += 2) {
+        __m128d a = _mm_and_pd(_mm_cmple_pd(_mm_loadu_pd(n->minx + i), q2),
+                               _mm_cmpge_pd(_mm_loadu_pd(n->maxx + i), q0));
+        __m128d b = _mm_and_pd(_mm_cmple_pd(_mm_loadu_pd(n->miny + i), q3),
+                               _mm_cmpge_pd(_mm_loadu_pd(n->maxy + i), q1));
+        m |= (uint32_t)_mm_movemask_pd(_mm_and_pd(a, b)) << i;
     }
-    for (int i = 0; i < c; i++) {
-        if ((n->minx[i] <= q[2]) & (n->maxx[i] >= q[0]) & (n->miny[i] <= q[3]) &
-            (n->maxy[i] >= q[1])) {
-            if (!search_rec(n->u.child[i], q, iter, udata))
+#endif
+    for (; i < c; i++)
+        m |= (uint32_t)((n->minx[i] <= q[2]) & (n->maxx[i] >= q[0]) & (n->miny[i] <= q[3]) &
+                        (n->maxy[i] >= q[1]))
+             << i;
+    return m;
+}
+
+static int lowest_bit(uint32_t m)
+{
+#if defined(__GNUC__)
+    return __builtin_ctz(m);
+#else
+    int i = 0;
+    while (!(m & 1u)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
+static bool search_rec(const rt_node *n, const double q[4], lg_rtree_iter iter, void *udata)
+{
+    for (uint32_t m = hit_mask(n, q); m; m &= m - 1) {
+        int i = lowest_bit(m);
+        if (n->level == 0) {
+            double b[4];
+            entry_box(n, i, b);
+            if (!iter(n->u.id[i], b, udata))
                 return false;
+        } else if (!search_rec(n->u.child[i], q, iter, udata)) {
+            return false;
         }
     }
     return true;
@@ -955,11 +988,50 @@ static void knn_add(rt_knn *r, double d, int64_t id)
     }
 }
 
-static inline double box_dist2(const rt_node *n, int i, double x, double y)
+/*
+ * Squared distances from (x, y) to every entry box of n: max(min - q, q - max, 0) per
+ * axis. The SSE2 path computes exactly the same values two entries at a time.
+ */
+static void node_dist2(const rt_node *n, double x, double y, double *s)
 {
-    double dx = n->minx[i] > x ? n->minx[i] - x : (x > n->maxx[i] ? x - n->maxx[i] : 0);
-    double dy = n->miny[i] > y ? n->miny[i] - y : (y > n->maxy[i] ? y - n->maxy[i] : 0);
-    return dx * dx + dy * dy;
+    const int c = n->count;
+    int i = 0;
+#if defined(__SSE2__)
+    const __m128d vx = _mm_set1_pd(x), vy = _mm_set1_pd(y), z = _mm_setzero_pd();
+    for (; i + 2 <= c; i += 2) {
+        __m128d ax = _mm_sub_pd(_mm_loadu_pd(n->minx + i), vx);
+        __m128d bx = _mm_sub_pd(vx, _mm_loadu_pd(n->maxx + i));
+        __m128d ay = _mm_sub_pd(_mm_loadu_pd(n->miny + i), vy);
+        __m128d by = _mm_sub_pd(vy, _mm_loadu_pd(n->maxy + i));
+        __m128d dx = _mm_max_pd(_mm_max_pd(ax, bx), z);
+        __m128d dy = _mm_max_pd(_mm_max_pd(ay, by), z);
+        _mm_storeu_pd(s + i, _mm_add_pd(_mm_mul_pd(dx, dx), _mm_mul_pd(dy, dy)));
+    }
+#endif
+    for (; i < c; i++) {
+        double ax = n->minx[i] - x, bx = x - n->maxx[i];
+        double ay = n->miny[i] - y, by = y - n->maxy[i];
+        double dx = ax > bx ? ax : bx, dy = ay > by ? ay : by;
+        dx = dx > 0 ? dx : 0;
+        dy = dy > 0 ? dy : 0;
+        s[i] = dx * dx + dy * dy;
+    }
+}
+
+/* Offer every item of leaf n whose distance can still enter the result. */
+static void knn_leaf(rt_knn *r, const rt_node *n, const double *s)
+{
+    for (int i = 0; i < n->count; i++) {
+        if (s[i] > r->thresh)
+            continue;
+        double d = sqrt(s[i]);
+        int64_t id = n->u.id[i];
+        if (!knn_wants(r, d, id))
+            continue;
+        if (r->filter && !r->filter(id, r->udata))
+            continue;
+        knn_add(r, d, id);
+    }
 }
 
 lg_error lg_rtree_nearest(const lg_rtree *tree, double x, double y, const lg_nearest_options *opt,
@@ -996,6 +1068,25 @@ lg_error lg_rtree_nearest(const lg_rtree *tree, double x, double y, const lg_nea
     r.udata = o.udata;
     lg_error err = LG_OK;
 
+    double s[RT_MAX];
+    const rt_node *first = NULL;
+    if (!o.distance) {
+        /*
+         * Scan the leaf reached by always taking the nearest child first: its items
+         * usually bound the k-th distance, so the best-first pass below queues few nodes.
+         */
+        const rt_node *n = tree->root;
+        while (n->level > 0) {
+            node_dist2(n, x, y, s);
+            int best = 0;
+            for (int i = 1; i < n->count; i++)
+                best = s[i] < s[best] ? i : best;
+            n = n->u.child[best];
+        }
+        node_dist2(n, x, y, s);
+        knn_leaf(&r, n, s);
+        first = n;
+    }
     q_push(&q, 0, tree->root, 0); /* fits in the stack buffer */
     while (q.n) {
         rt_qent e = q_pop(&q);
@@ -1013,34 +1104,18 @@ lg_error lg_rtree_nearest(const lg_rtree *tree, double x, double y, const lg_nea
             continue;
         }
         const rt_node *n = e.n;
-        if (n->level > 0) {
-            for (int i = 0; i < n->count; i++) {
-                double s = box_dist2(n, i, x, y);
-                if (s <= r.thresh && !q_push(&q, s, n->u.child[i], 0)) {
-                    err = LG_ERR_NOMEM;
-                    goto done;
-                }
-            }
-        } else if (o.distance) {
-            for (int i = 0; i < n->count; i++) {
-                double s = box_dist2(n, i, x, y);
-                if (s <= r.thresh && !q_push(&q, s, NULL, n->u.id[i])) {
-                    err = LG_ERR_NOMEM;
-                    goto done;
-                }
-            }
-        } else {
-            for (int i = 0; i < n->count; i++) {
-                double s = box_dist2(n, i, x, y);
-                if (s > r.thresh)
-                    continue;
-                double d = sqrt(s);
-                int64_t id = n->u.id[i];
-                if (!knn_wants(&r, d, id))
-                    continue;
-                if (r.filter && !r.filter(id, r.udata))
-                    continue;
-                knn_add(&r, d, id);
+        if (n == first)
+            continue; /* already scanned */
+        node_dist2(n, x, y, s);
+        if (n->level == 0 && !o.distance) {
+            knn_leaf(&r, n, s);
+            continue;
+        }
+        for (int i = 0; i < n->count; i++) {
+            if (s[i] <= r.thresh &&
+                !q_push(&q, s[i], n->level ? n->u.child[i] : NULL, n->level ? 0 : n->u.id[i])) {
+                err = LG_ERR_NOMEM;
+                goto done;
             }
         }
     }
