@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <iconv.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <shapefil.h>
 #include <stdio.h>
@@ -1113,6 +1114,45 @@ static void test_geojson_errors(void **state)
     lg_context_free(ctx);
 }
 
+/* Check ring orientation in a GeoJSON file; returns the number of rings checked. */
+static size_t check_rfc7946_orientation(const char *path)
+{
+    json_object *root = json_object_from_file(path);
+    assert_non_null(root);
+    json_object *feats = json_object_object_get(root, "features");
+    size_t checked = 0;
+    for (size_t i = 0; i < json_object_array_length(feats); i++) {
+        json_object *g = json_object_object_get(json_object_array_get_idx(feats, i), "geometry");
+        if (!g)
+            continue;
+        json_object *co = json_object_object_get(g, "coordinates");
+        bool multi =
+            strcmp(json_object_get_string(json_object_object_get(g, "type")), "MultiPolygon") == 0;
+        size_t np = multi ? json_object_array_length(co) : 1;
+        for (size_t k = 0; k < np; k++) {
+            json_object *poly = multi ? json_object_array_get_idx(co, k) : co;
+            for (size_t r = 0; r < json_object_array_length(poly); r++) {
+                json_object *ring = json_object_array_get_idx(poly, r);
+                int n = (int)json_object_array_length(ring);
+                double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+                for (int v = 0; v < n; v++) {
+                    json_object *pt = json_object_array_get_idx(ring, (size_t)v);
+                    x[v] = json_object_get_double(json_object_array_get_idx(pt, 0));
+                    y[v] = json_object_get_double(json_object_array_get_idx(pt, 1));
+                }
+                double area = shoelace(x, y, n);
+                free(x);
+                free(y);
+                if (!(r == 0 ? area > 0 : area < 0))
+                    fail_msg("%s: feature %zu ring %zu has the wrong orientation", path, i, r);
+                checked++;
+            }
+        }
+    }
+    json_object_put(root);
+    return checked;
+}
+
 static void test_geojson_roundtrip(void **state)
 {
     (void)state;
@@ -1126,6 +1166,8 @@ static void test_geojson_roundtrip(void **state)
         fail_msg("%s", lg_context_message(ctx));
     assert_same_geometry(a, b, true);
     assert_same_attributes(a, b);
+    /* RFC 7946 orientation in the file: exteriors counter-clockwise, holes clockwise */
+    assert_int_equal(check_rfc7946_orientation(out), 5);
     lg_layer_free(a);
     lg_layer_free(b);
 
@@ -1133,6 +1175,7 @@ static void test_geojson_roundtrip(void **state)
     if (ne) {
         assert_int_equal(lg_layer_load(ctx, ne, NULL, &a), LG_OK);
         assert_int_equal(lg_layer_write_geojson(ctx, a, out), LG_OK);
+        assert_true(check_rfc7946_orientation(out) >= lg_layer_count(a));
         if (lg_layer_load(ctx, out, NULL, &b) != LG_OK)
             fail_msg("%s", lg_context_message(ctx));
         assert_same_geometry(a, b, true);
