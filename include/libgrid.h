@@ -380,4 +380,11 @@ LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, c
 #ifdef __cplusplus
 }
 #endif
+
+/* Modules with headers of their own. */
+#include "libgrid/plan.h"
+#include "libgrid/units.h"
+#include "libgrid/coverage.h"
+#include "libgrid/snapshot.h"
+
 #endif /* LIBGRID_H */

@@ -1,0 +1,2 @@
+/* coverage: declared in include/libgrid/ */
+#include "internal.h"

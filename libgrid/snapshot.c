@@ -1,0 +1,2 @@
+/* snapshot: declared in include/libgrid/ */
+#include "internal.h"

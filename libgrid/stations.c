@@ -1,0 +1,2 @@
+/* stations: declared in include/libgrid/ */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* topology: declared in include/libgrid/ */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* units: declared in include/libgrid/ */
+#include "internal.h"

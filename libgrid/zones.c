@@ -1,0 +1,2 @@
+/* zones: declared in include/libgrid/ */
+#include "internal.h"
