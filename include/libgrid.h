@@ -383,6 +383,7 @@ LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, c
 
 /* Modules with headers of their own. */
 #include "libgrid/plan.h"
+#include "libgrid/zones.h"
 #include "libgrid/units.h"
 #include "libgrid/coverage.h"
 #include "libgrid/snapshot.h"
