@@ -383,6 +383,15 @@ static void test_defaults(void **state)
     assert_int_equal(lg_synth_county(ctx, &o, &l), LG_OK);
     assert_string_equal(lg_layer_crs(l), "EPSG:4547");
     lg_layer_free(l);
+
+    /* a CRS PROJ does not know is refused when the layer is built */
+    o.crs = "EPSG:999999";
+    l = (lg_layer *)1;
+    assert_int_equal(lg_synth_county(ctx, &o, &l), LG_ERR_CRS);
+    assert_null(l);
+    const char *msg = lg_context_message(ctx);
+    if (!strstr(msg, "synth") || !strstr(msg, "EPSG:999999"))
+        fail_msg("message '%s' should name the source and the CRS", msg);
     lg_context_free(ctx);
 }
 
