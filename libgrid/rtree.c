@@ -1069,25 +1069,39 @@ lg_error lg_rtree_nearest(const lg_rtree *tree, double x, double y, const lg_nea
     lg_error err = LG_OK;
 
     double s[RT_MAX];
-    const rt_node *first = NULL;
     if (!o.distance) {
         /*
-         * Scan the leaf reached by always taking the nearest child first: its items
-         * usually bound the k-th distance, so the best-first pass below queues few nodes.
+         * Descend to the leaf reached by always taking the nearest child and scan it
+         * first: its items usually bound the k-th distance, so few nodes get queued.
+         * The nodes on the way are thereby expanded: queue their other children.
          */
+        double ps[RT_MAXH][RT_MAX];
+        const rt_node *pn[RT_MAXH];
+        int pc[RT_MAXH], depth = 0;
         const rt_node *n = tree->root;
         while (n->level > 0) {
-            node_dist2(n, x, y, s);
+            node_dist2(n, x, y, ps[depth]);
             int best = 0;
             for (int i = 1; i < n->count; i++)
-                best = s[i] < s[best] ? i : best;
+                best = ps[depth][i] < ps[depth][best] ? i : best;
+            pn[depth] = n;
+            pc[depth++] = best;
             n = n->u.child[best];
         }
         node_dist2(n, x, y, s);
         knn_leaf(&r, n, s);
-        first = n;
+        for (int d = 0; d < depth; d++) {
+            for (int i = 0; i < pn[d]->count; i++) {
+                if (i != pc[d] && ps[d][i] <= r.thresh &&
+                    !q_push(&q, ps[d][i], pn[d]->u.child[i], 0)) {
+                    err = LG_ERR_NOMEM;
+                    goto done;
+                }
+            }
+        }
+    } else {
+        q_push(&q, 0, tree->root, 0); /* fits in the stack buffer */
     }
-    q_push(&q, 0, tree->root, 0); /* fits in the stack buffer */
     while (q.n) {
         rt_qent e = q_pop(&q);
         if (e.s > r.thresh)
@@ -1104,8 +1118,6 @@ lg_error lg_rtree_nearest(const lg_rtree *tree, double x, double y, const lg_nea
             continue;
         }
         const rt_node *n = e.n;
-        if (n == first)
-            continue; /* already scanned */
         node_dist2(n, x, y, s);
         if (n->level == 0 && !o.distance) {
             knn_leaf(&r, n, s);
