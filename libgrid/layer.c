@@ -668,7 +668,8 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
     b->cell_ring = NULL;
     b->cols = NULL;
     b->ncols = 0;
-    if (crs && !(l->crs = lg__strdup(&l->alloc, crs)))
+    /* keep "EPSG:n" when PROJ identifies the CRS (an ESRI .prj, say), else as given */
+    if (crs && !(l->crs = lg__strdup(&l->alloc, norm ? norm : crs)))
         e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
 
     if (e == LG_OK && !(l->cell_box = lg__malloc(&l->alloc, 4 * (l->ncells + 1) * sizeof(double))))
