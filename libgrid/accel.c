@@ -24,6 +24,16 @@
 #include "internal.h"
 
 #include <math.h>
+
+/* fmin/fmax are library calls unless NaNs are ruled out; coordinates here are finite. */
+static inline double mind(double a, double b)
+{
+    return a < b ? a : b;
+}
+static inline double maxd(double a, double b)
+{
+    return a > b ? a : b;
+}
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,8 +90,8 @@ static bool crosses(double cx, double cy, double qx, double qy, double ax, doubl
                     double by)
 {
     /* cheap box rejection first */
-    if (fmax(ax, bx) < fmin(cx, qx) || fmin(ax, bx) > fmax(cx, qx) || fmax(ay, by) < fmin(cy, qy) ||
-        fmin(ay, by) > fmax(cy, qy))
+    if (maxd(ax, bx) < mind(cx, qx) || mind(ax, bx) > maxd(cx, qx) || maxd(ay, by) < mind(cy, qy) ||
+        mind(ay, by) > maxd(cy, qy))
         return false;
     int s1 = orient_q(ax, ay, bx, by, cx, cy);
     int s2 = orient_q(ax, ay, bx, by, qx, qy);
@@ -94,7 +104,7 @@ static bool crosses(double cx, double cy, double qx, double qy, double ax, doubl
 
 static bool on_edge(double ax, double ay, double bx, double by, double x, double y)
 {
-    if (x < fmin(ax, bx) || x > fmax(ax, bx) || y < fmin(ay, by) || y > fmax(ay, by))
+    if (x < mind(ax, bx) || x > maxd(ax, bx) || y < mind(ay, by) || y > maxd(ay, by))
         return false;
     return lg__orient(ax, ay, bx, by, x, y) == 0;
 }
@@ -170,16 +180,30 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
 
 /* ---------------------------------------------------------------- build */
 
-/* One (pixel, cell, edge) incidence, before sorting. */
-typedef struct inc {
-    uint32_t pixel, row, vert;
-} inc;
+/* Pixel centres: one expression, used by the build and stored for the queries. */
+static inline double center_x(const lg_accel *a, uint32_t i)
+{
+    return a->x0 + ((double)i + 0.5) * a->pw;
+}
+static inline double center_y(const lg_accel *a, uint32_t j)
+{
+    return a->y0 + ((double)j + 0.5) * a->ph;
+}
+
+/* floor() for pixel coordinates; libm's is a call without SSE4.1. Clamped by callers. */
+static inline double floor_px(double v)
+{
+    if (!(v > -1e15 && v < 1e15))
+        return v;
+    double t = (double)(int64_t)v;
+    return t > v ? t - 1 : t;
+}
 
 /* Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. */
 static void pixel_range(double lo, double hi, double o, double s, double margin, uint32_t n,
                         uint32_t *i0, uint32_t *i1)
 {
-    double f0 = floor((lo - margin - o) * s) - 1, f1 = floor((hi + margin - o) * s) + 1;
+    double f0 = floor_px((lo - margin - o) * s) - 1, f1 = floor_px((hi + margin - o) * s) + 1;
     *i0 = f0 < 0 ? 0 : f0 >= n ? n - 1 : (uint32_t)f0;
     *i1 = f1 < 0 ? 0 : f1 >= n ? n - 1 : (uint32_t)f1;
 }
@@ -192,74 +216,189 @@ static bool edge_meets_pixel(const lg_accel *a, const double *e, uint32_t i, uin
 {
     double px0 = a->x0 + i * a->pw - a->margin, px1 = a->x0 + (i + 1) * a->pw + a->margin;
     double py0 = a->y0 + j * a->ph - a->margin, py1 = a->y0 + (j + 1) * a->ph + a->margin;
-    return !(fmax(e[0], e[2]) < px0 || fmin(e[0], e[2]) > px1 || fmax(e[1], e[3]) < py0 ||
-             fmin(e[1], e[3]) > py1);
+    return !(maxd(e[0], e[2]) < px0 || mind(e[0], e[2]) > px1 || maxd(e[1], e[3]) < py0 ||
+             mind(e[1], e[3]) > py1);
 }
 
 /*
- * Visit every (pixel, cell, edge) incidence. Without out: count them per pixel
- * into pos. With out: write each at out[pos[pixel]++]. Returns the total.
+ * Visit every (pixel, edge) incidence, cells and edges in order. Without out:
+ * count them per pixel into pos. With out: write the edge's first vertex at
+ * out[pos[pixel]++] (a stable counting sort: each pixel's edges come out sorted by
+ * vertex, hence by cell). Returns the total.
  */
-static size_t scan_edges(const lg_accel *a, const lg_layer *l, uint32_t *pos, inc *out)
+static size_t scan_edges(const lg_accel *a, const lg_layer *l, uint32_t *pos, uint32_t *out)
 {
     size_t total = 0;
-    for (size_t c = 0; c < l->ncells; c++) {
-        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
-            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-                const double *ed = l->xy + 2 * (size_t)v;
-                if (ed[0] == ed[2] && ed[1] == ed[3])
-                    continue; /* duplicate vertex: never crosses, never touches alone */
-                uint32_t i0, i1, j0, j1;
-                pixel_range(fmin(ed[0], ed[2]), fmax(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
-                            &i0, &i1);
-                pixel_range(fmin(ed[1], ed[3]), fmax(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
-                            &j0, &j1);
-                for (uint32_t j = j0; j <= j1; j++)
-                    for (uint32_t i = i0; i <= i1; i++) {
-                        if (!edge_meets_pixel(a, ed, i, j))
-                            continue;
-                        size_t p = (size_t)j * a->nx + i;
-                        total++;
-                        if (!out) {
-                            pos[p]++;
-                        } else {
-                            inc *t = &out[pos[p]++];
-                            t->pixel = (uint32_t)p;
-                            t->row = (uint32_t)c;
-                            t->vert = v;
-                        }
-                    }
-            }
+    for (uint32_t r = 0; r < l->nrings; r++)
+        for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
+            const double *ed = l->xy + 2 * (size_t)v;
+            if (ed[0] == ed[2] && ed[1] == ed[3])
+                continue; /* duplicate vertex: never crosses, never touches alone */
+            uint32_t i0, i1, j0, j1;
+            pixel_range(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx, &i0,
+                        &i1);
+            pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny, &j0,
+                        &j1);
+            for (uint32_t j = j0; j <= j1; j++)
+                for (uint32_t i = i0; i <= i1; i++) {
+                    if (!edge_meets_pixel(a, ed, i, j))
+                        continue;
+                    size_t p = (size_t)j * a->nx + i;
+                    total++;
+                    if (!out)
+                        pos[p]++;
+                    else
+                        out[pos[p]++] = v;
+                }
         }
-    }
     return total;
 }
 
-typedef struct row_list {
-    int64_t rows[64];
-    size_t n;
-    bool overflow;
-} row_list;
-
-static bool collect_row(int64_t id, const double box[4], void *udata)
+/* First vertex of cell c (c == ncells: one past the last vertex). */
+static inline uint32_t cell_vstart(const lg_layer *l, size_t c)
 {
-    (void)box;
-    row_list *r = udata;
-    if (r->n < 64)
-        r->rows[r->n++] = id;
-    else
-        r->overflow = true;
+    return l->ring_off[l->cell_ring[c]];
+}
+
+/* The cell holding vertex v: the last c with cell_vstart(c) <= v (skips empty cells). */
+static uint32_t cell_of_vertex(const lg_layer *l, uint32_t v)
+{
+    size_t lo = 0, hi = l->ncells; /* answer in [lo, hi) */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cell_vstart(l, mid) <= v)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint32_t)lo;
+}
+
+/* Scratch for the per-cell scanlines. */
+typedef struct scan_buf {
+    uint32_t *cnt;
+    size_t cnt_cap;
+    uint32_t *edges;
+    size_t edges_cap;
+} scan_buf;
+
+/* Rows [*jlo, *jhi] in [ja, jb] whose centre line y = cy satisfies lo <= cy < hi. */
+static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, uint32_t jb,
+                         uint32_t *jlo, uint32_t *jhi)
+{
+    double f = ceil((lo - a->y0) * a->sy - 0.5);
+    int64_t j0 = f < (double)ja ? (int64_t)ja : f > (double)jb + 1 ? (int64_t)jb + 1 : (int64_t)f;
+    while (j0 > (int64_t)ja && center_y(a, (uint32_t)(j0 - 1)) >= lo)
+        j0--;
+    while (j0 <= (int64_t)jb && center_y(a, (uint32_t)j0) < lo)
+        j0++;
+    int64_t j1 = j0 - 1;
+    double g = floor((hi - a->y0) * a->sy - 0.5);
+    if (g > j1)
+        j1 = g > (double)jb ? (int64_t)jb : (int64_t)g;
+    while (j1 < (int64_t)jb && center_y(a, (uint32_t)(j1 + 1)) < hi)
+        j1++;
+    while (j1 >= j0 && center_y(a, (uint32_t)j1) >= hi)
+        j1--;
+    if (j1 < j0)
+        return false;
+    *jlo = (uint32_t)j0;
+    *jhi = (uint32_t)j1;
     return true;
 }
 
-lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
-                         lg_accel **out)
+/*
+ * Decide, exactly, which pixel centres of its block cell c owns (the half-open
+ * crossing rule of polygon.c along each centre line), and record it: the group
+ * flag in boundary pixels, the cell itself in edge-free pixels nobody lower
+ * claimed. A boundary pixel that c owns without having an edge there (overlapping
+ * data) is left to the exact path.
+ */
+static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb)
 {
     const lg_allocator *al = &l->alloc;
-    *out = NULL;
-    if (!l->has_bounds || l->ncells == 0)
-        return LG_OK;
+    const double *box = l->cell_box + 4 * c;
+    uint32_t ia, ib, ja, jb;
+    pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
+    pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
+    size_t R = (size_t)(jb - ja) + 1;
+    if (lg__grow(al, (void **)&sb->cnt, &sb->cnt_cap, R + 1, sizeof *sb->cnt))
+        return LG_ERR_NOMEM;
+    memset(sb->cnt, 0, (R + 1) * sizeof *sb->cnt);
+    uint32_t r0 = l->cell_ring[c], r1 = l->cell_ring[c + 1];
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t r = r0; r < r1; r++) {
+            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
+                const double *e = l->xy + 2 * (size_t)v;
+                double loy = mind(e[1], e[3]), hiy = maxd(e[1], e[3]);
+                uint32_t jlo, jhi;
+                if (loy == hiy || !rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi))
+                    continue;
+                for (uint32_t j = jlo; j <= jhi; j++) {
+                    if (pass == 0)
+                        sb->cnt[j - ja + 1]++;
+                    else
+                        sb->edges[sb->cnt[j - ja]++] = v;
+                }
+            }
+        }
+        if (pass == 0) {
+            for (size_t k = 1; k <= R; k++)
+                sb->cnt[k] += sb->cnt[k - 1];
+            if (lg__grow(al, (void **)&sb->edges, &sb->edges_cap, (size_t)sb->cnt[R] + 1,
+                         sizeof *sb->edges))
+                return LG_ERR_NOMEM;
+        }
+    }
+    /* after placing, cnt[k] is the end of row k's list: row k is [cnt[k-1], cnt[k]) */
+    for (uint32_t j = ja; j <= jb; j++) {
+        size_t k = j - ja;
+        uint32_t e0 = k ? sb->cnt[k - 1] : 0, e1 = sb->cnt[k];
+        double cy = center_y(a, j);
+        for (uint32_t i = ia; i <= ib; i++) {
+            double cx = center_x(a, i);
+            bool in = false;
+            for (uint32_t q = e0; q < e1; q++) {
+                const double *e = l->xy + 2 * (size_t)sb->edges[q];
+                bool up = e[1] <= e[3];
+                double lox = up ? e[0] : e[2], loy = up ? e[1] : e[3];
+                double hix = up ? e[2] : e[0], hiy = up ? e[3] : e[1];
+                if (cx <= mind(lox, hix) ||
+                    (cx <= maxd(lox, hix) && lg__orient(lox, loy, hix, hiy, cx, cy) >= 0))
+                    in = !in;
+            }
+            size_t p = (size_t)j * a->nx + i;
+            uint32_t pv = a->pix[p];
+            if (pv == PIX_DEFER)
+                continue;
+            if (pv & PIX_BOUNDARY) {
+                uint32_t b = pv & ~PIX_BOUNDARY;
+                bool found = false;
+                for (uint32_t g = a->bp_grp[b]; g < a->bp_grp[b + 1]; g++)
+                    if ((a->grp_row[g] & ~GRP_OWNS) == c) {
+                        if (in)
+                            a->grp_row[g] |= GRP_OWNS;
+                        found = true;
+                        break;
+                    }
+                if (!found && in)
+                    a->pix[p] = PIX_DEFER;
+            } else if (pv == 0 && in) {
+                a->pix[p] = (uint32_t)c + 1;
+            }
+        }
+    }
+    return LG_OK;
+}
+
+/* Build with ppc pixels per cell; LG_ERR_CAPACITY when it would exceed max_bytes. */
+static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_accel **out)
+{
+    const lg_allocator *al = &l->alloc;
     lg_accel *a = lg__calloc(al, 1, sizeof *a);
+    uint32_t *pos = NULL;
+    scan_buf sb = {0};
+    lg_error e = LG_ERR_NOMEM;
     if (!a)
         return LG_ERR_NOMEM;
     a->x0 = l->bounds[0];
@@ -267,190 +406,131 @@ lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_b
     a->x1 = l->bounds[2];
     a->y1 = l->bounds[3];
     double w = a->x1 - a->x0, h = a->y1 - a->y0;
-    double mag = fmax(fmax(fabs(a->x0), fabs(a->x1)), fmax(fabs(a->y0), fabs(a->y1)));
+    double mag = maxd(maxd(fabs(a->x0), fabs(a->x1)), maxd(fabs(a->y0), fabs(a->y1)));
     /* far above the rounding of the pixel lookup (a few ulps of mag and of w, h) */
     a->margin = 1e-9 * (mag + w + h) + 1e-300;
-    double npix = pixels_per_cell * (double)l->ncells;
-    if (max_bytes && npix * 12.0 > (double)max_bytes)
-        npix = (double)max_bytes / 12.0;
+    double npix = ppc * (double)l->ncells;
     if (npix < 1)
         npix = 1;
     double aspect = w > 0 && h > 0 ? w / h : 1.0;
     double fnx = ceil(sqrt(npix * aspect)), fny = ceil(sqrt(npix / aspect));
-    if (fnx > 65535)
-        fnx = 65535;
-    if (fny > 65535)
-        fny = 65535;
-    a->nx = fnx < 1 ? 1 : (uint32_t)fnx;
-    a->ny = fny < 1 ? 1 : (uint32_t)fny;
+    fnx = fnx < 1 ? 1 : fnx > 65535 ? 65535 : fnx;
+    fny = fny < 1 ? 1 : fny > 65535 ? 65535 : fny;
+    a->nx = (uint32_t)fnx;
+    a->ny = (uint32_t)fny;
     a->pw = w > 0 ? w / a->nx : 1.0;
     a->ph = h > 0 ? h / a->ny : 1.0;
     a->sx = 1.0 / a->pw;
     a->sy = 1.0 / a->ph;
     size_t np = (size_t)a->nx * a->ny;
-    lg_error e = LG_OK;
-    inc *incs = NULL;
-    size_t ninc = 0;
+    if (max_bytes && np * sizeof(uint32_t) > max_bytes) {
+        e = LG_ERR_CAPACITY;
+        goto fail;
+    }
     a->pix = lg__calloc(al, np, sizeof *a->pix);
-    if (!a->pix)
-        goto nomem;
+    pos = lg__calloc(al, np + 1, sizeof *pos);
+    if (!a->pix || !pos)
+        goto fail;
 
-    /*
-     * 1. every edge into every pixel its box meets, by a stable counting sort on
-     * the pixel: a first pass counts, a second places. Cells and edges are visited
-     * in order, so each pixel's incidences come out sorted by (row, vertex).
-     */
-    {
-        uint32_t *pos = lg__calloc(al, np + 1, sizeof *pos);
-        if (!pos)
-            goto nomem;
-        size_t total = scan_edges(a, l, pos, NULL);
-        if (total >= UINT32_MAX) {
-            lg__free(al, pos);
-            e = LG_ERR_UNSUPPORTED;
-            goto nomem;
-        }
-        uint32_t run = 0;
-        for (size_t p = 0; p < np; p++) {
-            uint32_t c = pos[p];
-            pos[p] = run;
-            run += c;
-        }
-        ninc = total;
-        incs = lg__malloc(al, (ninc + 1) * sizeof *incs);
-        if (!incs) {
-            lg__free(al, pos);
-            goto nomem;
-        }
-        scan_edges(a, l, pos, incs);
-        lg__free(al, pos);
+    /* 1. edges into pixels: count, check the budget, place */
+    size_t total = scan_edges(a, l, pos, NULL);
+    if (total >= UINT32_MAX - 1) {
+        e = LG_ERR_CAPACITY;
+        goto fail;
     }
-
-    /* 2. boundary pixels: count pixels and groups */
-    uint32_t nbp = 0, ngrp = 0;
-    for (size_t k = 0; k < ninc; k++) {
-        if (k == 0 || incs[k].pixel != incs[k - 1].pixel) {
-            a->pix[incs[k].pixel] = PIX_BOUNDARY | nbp;
-            nbp++;
-        }
+    if (max_bytes && np * sizeof(uint32_t) + total * 14 > max_bytes) {
+        e = LG_ERR_CAPACITY; /* ~14 bytes per incidence with its share of the groups */
+        goto fail;
     }
+    uint32_t run = 0, nbp = 0;
+    for (size_t p = 0; p < np; p++) {
+        uint32_t c = pos[p];
+        pos[p] = run;
+        run += c;
+        if (c)
+            a->pix[p] = PIX_BOUNDARY | nbp++;
+    }
+    a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
+    a->center = lg__malloc(al, 2 * ((size_t)nbp + 1) * sizeof *a->center);
+    a->bp_grp = lg__malloc(al, ((size_t)nbp + 1) * sizeof *a->bp_grp);
+    if (!a->edges || !a->center || !a->bp_grp)
+        goto fail;
+    scan_edges(a, l, pos, a->edges); /* now pos[p] is the end of pixel p's edges */
     a->nbp = nbp;
-    a->center = lg__malloc(al, 2 * (size_t)(nbp + 1) * sizeof(double));
-    a->bp_grp = lg__malloc(al, (size_t)(nbp + 1) * sizeof(uint32_t));
-    a->edges = lg__malloc(al, (ninc + 1) * sizeof(uint32_t));
-    if (!a->center || !a->bp_grp || !a->edges)
-        goto nomem;
-    /*
-     * Groups: the cells with edges in the pixel, plus cells whose box holds the
-     * centre and own it without an edge nearby (overlapping data): found through
-     * the R-tree at the centre.
-     */
-    size_t gcap = 0;
-    uint32_t *grow = NULL, *gedge = NULL;
-    size_t gcap2 = 0;
-    for (size_t k = 0; k < ninc;) {
-        uint32_t p = incs[k].pixel, b = a->pix[p] & ~PIX_BOUNDARY;
-        uint32_t i = p % a->nx, j = p / a->nx;
-        double cx = a->x0 + (i + 0.5) * a->pw, cy = a->y0 + (j + 0.5) * a->ph;
-        a->center[2 * b] = cx;
-        a->center[2 * b + 1] = cy;
-        a->bp_grp[b] = ngrp;
-        size_t kend = k;
-        while (kend < ninc && incs[kend].pixel == p)
-            kend++;
-        row_list extra = {.n = 0};
-        lg_rtree_search_point(l->rtree, cx, cy, collect_row, &extra);
-        /* merge rows with edges (sorted) and extra rows without edges that own c */
-        size_t q = k;
-        for (;;) {
-            uint32_t row_e = q < kend ? incs[q].row : UINT32_MAX;
-            /* smallest extra row not in the edge rows and owning c */
-            uint32_t row_x = UINT32_MAX;
-            for (size_t t = 0; t < extra.n; t++) {
-                uint32_t rr = (uint32_t)extra.rows[t];
-                if (rr < row_x && rr < row_e) {
-                    bool has_edges = false;
-                    for (size_t z = k; z < kend && !has_edges; z++)
-                        has_edges = incs[z].row == rr;
-                    if (!has_edges)
-                        row_x = rr;
-                }
-            }
-            if (row_e == UINT32_MAX && row_x == UINT32_MAX)
-                break;
-            uint32_t row = row_x < row_e ? row_x : row_e;
-            if (ngrp + 1 >= gcap && (lg__grow(al, (void **)&grow, &gcap, ngrp + 2, sizeof *grow)))
-                goto nomem_g;
-            if (ngrp + 1 >= gcap2 &&
-                (lg__grow(al, (void **)&gedge, &gcap2, ngrp + 2, sizeof *gedge)))
-                goto nomem_g;
-            bool owns = lg__cell_owns(l, row, cx, cy, NULL);
-            if (row == row_x) {
-                for (size_t t = 0; t < extra.n; t++)
-                    if ((uint32_t)extra.rows[t] == row)
-                        extra.rows[t] = UINT32_MAX; /* consumed */
-                if (!owns)
-                    continue; /* no edges and does not hold the pixel: irrelevant */
-                grow[ngrp] = row | GRP_OWNS;
-                gedge[ngrp] = (uint32_t)q; /* empty edge range */
-                ngrp++;
-                continue;
-            }
-            grow[ngrp] = row | (owns ? GRP_OWNS : 0);
-            gedge[ngrp] = (uint32_t)q;
-            ngrp++;
-            while (q < kend && incs[q].row == row) {
-                a->edges[q] = incs[q].vert;
-                q++;
-            }
-        }
-        if (extra.overflow) {
-            /* more than 64 boxes at one centre: leave the pixel to the exact path */
-            a->pix[p] = PIX_DEFER;
-        }
-        k = kend;
-    }
-    a->bp_grp[nbp] = ngrp;
-    if (grow)
-        grow[ngrp] = 0;
-    a->ngrp = ngrp;
-    a->grp_row = grow ? grow : lg__calloc(al, 1, sizeof *a->grp_row);
-    if (gedge)
-        gedge[ngrp] = (uint32_t)ninc;
-    a->grp_edge = gedge ? gedge : lg__calloc(al, 1, sizeof *a->grp_edge);
-    if (!a->grp_row || !a->grp_edge)
-        goto nomem;
 
-    /* 3. pixels without edges: one exact locate per run of them along a row */
-    for (uint32_t j = 0; j < a->ny; j++) {
-        uint32_t run_val = 0;
-        bool in_run = false;
-        for (uint32_t i = 0; i < a->nx; i++) {
-            uint32_t *pp = &a->pix[(size_t)j * a->nx + i];
-            if (*pp != 0) {
-                in_run = false;
+    /* 2. groups: the runs of one cell's edges inside each boundary pixel */
+    size_t gcap = 0, gcap2 = 0, ngrp = 0;
+    for (size_t p = 0, start = 0; p < np; start = pos[p], p++) {
+        if (pos[p] == start)
+            continue;
+        uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
+        uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
+        a->center[2 * (size_t)b] = center_x(a, i);
+        a->center[2 * (size_t)b + 1] = center_y(a, j);
+        a->bp_grp[b] = (uint32_t)ngrp;
+        uint32_t cend = 0;
+        for (size_t k = start; k < pos[p]; k++) {
+            uint32_t v = a->edges[k];
+            if (k > start && v < cend)
                 continue;
-            }
-            if (!in_run) {
-                double cx = a->x0 + (i + 0.5) * a->pw, cy = a->y0 + (j + 0.5) * a->ph;
-                int64_t row = lg__locate_exact(l, cx, cy);
-                run_val = row == LG_NONE ? 0 : (uint32_t)row + 1;
-                in_run = true;
-            }
-            *pp = run_val;
+            uint32_t c = cell_of_vertex(l, v);
+            cend = cell_vstart(l, (size_t)c + 1);
+            if (lg__grow(al, (void **)&a->grp_row, &gcap, ngrp + 2, sizeof *a->grp_row) ||
+                lg__grow(al, (void **)&a->grp_edge, &gcap2, ngrp + 2, sizeof *a->grp_edge))
+                goto fail;
+            a->grp_row[ngrp] = c;
+            a->grp_edge[ngrp] = (uint32_t)k;
+            ngrp++;
         }
     }
-    lg__free(al, incs);
+    a->bp_grp[nbp] = (uint32_t)ngrp;
+    if (lg__grow(al, (void **)&a->grp_row, &gcap, ngrp + 1, sizeof *a->grp_row) ||
+        lg__grow(al, (void **)&a->grp_edge, &gcap2, ngrp + 1, sizeof *a->grp_edge))
+        goto fail;
+    a->grp_edge[ngrp] = (uint32_t)total;
+    a->ngrp = (uint32_t)ngrp;
+    lg__free(al, pos);
+    pos = NULL;
+
+    /* 3. exact ownership of pixel centres, cell by cell (lowest row first) */
+    for (size_t c = 0; c < l->ncells; c++) {
+        if (l->cell_ring[c] == l->cell_ring[c + 1])
+            continue;
+        if (scan_cell(a, l, c, &sb) != LG_OK)
+            goto fail;
+    }
+    lg__free(al, sb.cnt);
+    lg__free(al, sb.edges);
     a->bytes = sizeof *a + np * sizeof *a->pix + 2 * (size_t)nbp * sizeof(double) +
-               (size_t)(nbp + 1) * sizeof(uint32_t) + 2 * (size_t)(ngrp + 1) * sizeof(uint32_t) +
-               ninc * sizeof(uint32_t);
+               ((size_t)nbp + 1) * sizeof(uint32_t) + 2 * (ngrp + 1) * sizeof(uint32_t) +
+               total * sizeof(uint32_t);
     *out = a;
     return LG_OK;
-nomem_g:
-    lg__free(al, grow);
-    lg__free(al, gedge);
-nomem:
-    lg__free(al, incs);
+fail:
+    lg__free(al, pos);
+    lg__free(al, sb.cnt);
+    lg__free(al, sb.edges);
     lg__accel_free(al, a);
-    return e ? e : LG_ERR_NOMEM;
+    return e;
+}
+
+lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
+                         lg_accel **out)
+{
+    *out = NULL;
+    if (!l->has_bounds || l->ncells == 0 || l->ncells >= PIX_BOUNDARY - 1)
+        return LG_OK;
+    double ppc = pixels_per_cell > 0 ? pixels_per_cell : 16.0;
+    for (;;) {
+        lg_accel *a = NULL;
+        lg_error e = accel_try(l, ppc, max_bytes, &a);
+        if (e == LG_OK || e != LG_ERR_CAPACITY) {
+            *out = a;
+            return e;
+        }
+        /* over the memory cap: coarser pixels */
+        ppc /= 2;
+        if (ppc < 0.125)
+            return LG_OK; /* no accelerator: the R-tree path serves */
+    }
 }
