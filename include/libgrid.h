@@ -351,7 +351,7 @@ typedef struct lg_synth_options {
     size_t stations;      /**< number of stations (0: about cells / 9, at least 1) */
     double cell_size_m;   /**< mean cell width in metres (0: 1000) */
     size_t edge_vertices; /**< vertices added along each cell side (0: 16) */
-    const char *crs;      /**< CRS label (NULL: "EPSG:4543", CGCS2000 GK CM 108E) */
+    const char *crs;      /**< CRS label (NULL: "EPSG:4545", CGCS2000 GK CM 108E) */
 } lg_synth_options;
 
 /**

@@ -54,7 +54,7 @@
 #define SYNTH_MAX_EDGE_VERTICES 10000
 #define SYNTH_DEFAULT_CELL_SIZE_M 1000.0
 #define SYNTH_MAX_CELL_SIZE_M 1e6
-#define SYNTH_DEFAULT_CRS "EPSG:4543" /* CGCS2000 / 3-degree Gauss-Kruger CM 108E */
+#define SYNTH_DEFAULT_CRS "EPSG:4545" /* CGCS2000 / 3-degree Gauss-Kruger CM 108E */
 #define SYNTH_CENTRE_E 500000.0       /* the central meridian 108E: around Qianjiang */
 #define SYNTH_CENTRE_N 3270000.0
 

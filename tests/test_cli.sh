@@ -149,8 +149,8 @@ fi
 
 # --crs: the same points as longitude/latitude (transformed by cs2cs) give the same cells
 if command -v cs2cs > /dev/null; then
-    CRS=EPSG:4543
-    # EPSG:4543 is northing, easting in and EPSG:4326 latitude, longitude out
+    CRS=EPSG:4545
+    # EPSG:4545 is northing, easting in and EPSG:4326 latitude, longitude out
     tail -n +2 points.csv | awk -F, '{ print $3, $2 }' |
         cs2cs -f '%.12f' "$CRS" EPSG:4326 2> /dev/null |
         awk 'BEGIN { print "name,latitude,longitude" } { printf "p%d,%s,%s\n", NR - 1, $1, $2 }' > lonlat.csv

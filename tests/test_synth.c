@@ -108,7 +108,7 @@ static void check_county(const county_check *cc)
     size_t m = cc->m ? cc->m : 16;
     size_t ns = cc->stations ? cc->stations : (n / 9 ? n / 9 : 1);
     assert_int_equal(lg_layer_count(l), n);
-    assert_string_equal(lg_layer_crs(l), "EPSG:4543");
+    assert_string_equal(lg_layer_crs(l), "EPSG:4545");
     size_t f_id = field(l, "cell_id"), f_st = field(l, "station");
     size_t f_pop = field(l, "population"), f_calls = field(l, "calls");
 
@@ -366,7 +366,7 @@ static void test_defaults(void **state)
     assert_int_equal(lg_synth_county(ctx, NULL, &l), LG_OK);
     assert_int_equal(lg_layer_count(l), 220);
     assert_int_equal(lg_layer_field_count(l), 4);
-    assert_string_equal(lg_layer_crs(l), "EPSG:4543");
+    assert_string_equal(lg_layer_crs(l), "EPSG:4545");
     size_t ns = 0;
     assert_int_equal(lg_synth_stations(ctx, NULL, NULL, NULL, 0, &ns), LG_ERR_CAPACITY);
     assert_int_equal(ns, 220 / 9);

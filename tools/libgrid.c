@@ -109,7 +109,7 @@ static const char usage_synth[] =
     "  --seed S           random seed (default 0)\n"
     "  --stations K       number of stations (default about CELLS / 9)\n"
     "  --cell-size M      mean cell width in metres (default 1000)\n"
-    "  --crs CRS          CRS label (default EPSG:4543)\n"
+    "  --crs CRS          CRS label (default EPSG:4545)\n"
     "  -o, --output FILE  output file; .shp or .geojson/.json\n";
 
 /* ------------------------------------------------------- option parsing */

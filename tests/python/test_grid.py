@@ -80,7 +80,7 @@ def test_synth_grid_basics(synth_grid):
     assert len(synth_grid) == 400
     assert synth_grid.fields == ["cell_id", "station", "population", "calls"]
     assert set(synth_grid.field_types.values()) == {"int"}
-    assert synth_grid.crs is not None and "4543" in synth_grid.crs
+    assert synth_grid.crs is not None and "4545" in synth_grid.crs
     cells = shapely_cells(synth_grid)
     assert all(c.is_valid for c in cells)
     # cells tile the county: areas add up to the union's area
@@ -117,7 +117,7 @@ def test_to_file_round_trip(synth_grid, tmp_path, ext):
     gpd = pytest.importorskip("geopandas")
     path = tmp_path / ("county" + ext)
     synth_grid.to_file(path)
-    back = libgrid.Grid.from_file(path, id_field="cell_id", crs="EPSG:4543" if ext != ".shp" else None)
+    back = libgrid.Grid.from_file(path, id_field="cell_id", crs="EPSG:4545" if ext != ".shp" else None)
     assert len(back) == len(synth_grid)
     assert back.fields == synth_grid.fields
     for f in synth_grid.fields:
@@ -187,14 +187,14 @@ def test_wkt_file(tmp_path):
     path = tmp_path / "cells.wkt"
     polys = [geometry.box(0, 0, 1, 1), geometry.box(1, 0, 2, 1)]
     path.write_text("".join(p.wkt + "\n" for p in polys))
-    grid = libgrid.Grid.from_file(path, crs="EPSG:4543")
+    grid = libgrid.Grid.from_file(path, crs="EPSG:4545")
     assert len(grid) == 2 and grid.fields == []
     assert grid.locate([0.5, 1.5, 5.0], [0.5, 0.5, 0.5]).tolist() == [0, 1, -1]
 
 
 def test_from_wkb(synth_grid):
     cells = shapely_cells(synth_grid)
-    grid = libgrid.Grid.from_wkb([c.wkb for c in cells], crs="EPSG:4543")
+    grid = libgrid.Grid.from_wkb([c.wkb for c in cells], crs="EPSG:4545")
     assert len(grid) == len(synth_grid)
     x, y = libgrid.synth_stations(400, seed=7)
     np.testing.assert_array_equal(grid.locate(x, y), synth_grid.locate(x, y))

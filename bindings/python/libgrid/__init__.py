@@ -162,7 +162,7 @@ class Grid:
 
         Cells share edges exactly; fields are "cell_id", "station", "population" and
         "calls" (all int); ids are the row numbers. ``stations`` None: about
-        cells / 9. ``crs`` None: "EPSG:4543" (CGCS2000 3-degree GK CM 108E).
+        cells / 9. ``crs`` None: "EPSG:4545" (CGCS2000 3-degree GK CM 108E).
         """
         layer = _libgrid.synth(cells, seed, stations or 0, cell_size_m, crs)
         return cls(layer, "synth(cells=%d, seed=%d)" % (cells, seed))
