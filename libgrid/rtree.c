@@ -763,7 +763,7 @@ lg_error lg_rtree_update(lg_rtree *tree, const double old_box[4], const double n
 /* Bit i set when entry i of n intersects the closed box q. */
 static uint32_t hit_mask(const rt_node *n, const double q[4])
 {
-    const int c = n->count;
+    const int c = n->count < RT_MAX ? n->count : RT_MAX; /* tells the compiler the bound */
     uint32_t m = 0;
     int i = 0;
 #if defined(__SSE2__)
