@@ -777,7 +777,7 @@ static uint32_t hit_mask(const rt_node *n, const double q[4])
         m |= (uint32_t)_mm_movemask_pd(_mm_and_pd(a, b)) << i;
     }
 #endif
-    for (; i < c; i++)
+    for (; i < c && i < RT_MAX; i++)
         m |= (uint32_t)((n->minx[i] <= q[2]) & (n->maxx[i] >= q[0]) & (n->miny[i] <= q[3]) &
                         (n->maxy[i] >= q[1]))
              << i;
