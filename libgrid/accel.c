@@ -37,27 +37,10 @@ static inline double maxd(double a, double b)
 #include <stdlib.h>
 #include <string.h>
 
-#define PIX_BOUNDARY 0x80000000u
-#define PIX_DEFER 0xFFFFFFFFu /* too many overlapping cells: use the exact path */
+#define PIX_BOUNDARY LG__PIX_BOUNDARY
+#define PIX_DEFER LG__PIX_DEFER
 
-struct lg_accel {
-    double x0, y0, x1, y1; /* layer bounds */
-    double sx, sy;         /* pixels per unit */
-    double pw, ph;         /* pixel size */
-    double margin;
-    uint32_t nx, ny;
-    uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
-    uint32_t nbp;
-    double *center;   /* 2 per boundary pixel */
-    uint32_t *bp_grp; /* nbp + 1: groups of each boundary pixel */
-    uint32_t ngrp;
-    uint32_t *grp_row;  /* cell row; high bit set when the cell owns the centre */
-    uint32_t *grp_edge; /* ngrp + 1: edges of each group */
-    uint32_t *edges;    /* vertex index v: the edge from v to v + 1 */
-    size_t bytes;
-};
-
-#define GRP_OWNS 0x80000000u
+#define GRP_OWNS LG__GRP_OWNS
 
 /* ------------------------------------------------------------- predicates */
 
@@ -129,32 +112,52 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
     if (!pixel_of(a, x, y, &i, &j))
         return LG_NONE;
     uint32_t p = a->pix[(size_t)j * a->nx + i];
+    /*
+     * The bounds checks below cost a few predictable branches; they keep a
+     * corrupt snapshot (mapped without full verification) from reading out of
+     * bounds: anything inconsistent goes to the exact path.
+     */
     if (!(p & PIX_BOUNDARY))
-        return (int64_t)p - 1;
+        return p <= l->ncells ? (int64_t)p - 1 : LG__ACCEL_DEFER;
     if (p == PIX_DEFER)
         return LG__ACCEL_DEFER;
     uint32_t b = p & ~PIX_BOUNDARY;
-    double cx = a->center[2 * b], cy = a->center[2 * b + 1];
+    if (b >= a->nbp)
+        return LG__ACCEL_DEFER;
+    uint32_t g0 = a->bp_grp[b], g1 = a->bp_grp[b + 1];
+    if (g0 > g1 || g1 > a->ngrp)
+        return LG__ACCEL_DEFER;
+    double cx = a->center[2 * (size_t)b], cy = a->center[2 * (size_t)b + 1];
     const double *xy = l->xy;
     bool same = x == cx && y == cy;
-    for (uint32_t g = a->bp_grp[b]; g < a->bp_grp[b + 1]; g++) {
+    for (uint32_t g = g0; g < g1; g++) {
+        uint32_t k0 = a->grp_edge[g], k1 = a->grp_edge[g + 1];
+        if (k0 > k1 || k1 > a->nedges)
+            return LG__ACCEL_DEFER;
         bool in = (a->grp_row[g] & GRP_OWNS) != 0;
         if (!same) {
-            for (uint32_t k = a->grp_edge[g]; k < a->grp_edge[g + 1]; k++) {
-                const double *e = xy + 2 * (size_t)a->edges[k];
+            for (uint32_t k = k0; k < k1; k++) {
+                uint32_t v = a->edges[k];
+                if (v + 1 >= l->nverts)
+                    return LG__ACCEL_DEFER;
+                const double *e = xy + 2 * (size_t)v;
                 if (crosses(cx, cy, x, y, e[0], e[1], e[2], e[3]))
                     in = !in;
             }
         }
-        if (in)
-            return (int64_t)(a->grp_row[g] & ~GRP_OWNS);
+        if (in) {
+            uint32_t row = a->grp_row[g] & ~GRP_OWNS;
+            return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
+        }
     }
     /* owned by none: on the outer boundary or a gap's rim? lowest touching row */
-    for (uint32_t g = a->bp_grp[b]; g < a->bp_grp[b + 1]; g++) {
+    for (uint32_t g = g0; g < g1; g++) {
         for (uint32_t k = a->grp_edge[g]; k < a->grp_edge[g + 1]; k++) {
             const double *e = xy + 2 * (size_t)a->edges[k];
-            if (on_edge(e[0], e[1], e[2], e[3], x, y))
-                return (int64_t)(a->grp_row[g] & ~GRP_OWNS);
+            if (on_edge(e[0], e[1], e[2], e[3], x, y)) {
+                uint32_t row = a->grp_row[g] & ~GRP_OWNS;
+                return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
+            }
         }
     }
     return LG_NONE;
@@ -169,6 +172,10 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
 {
     if (!a)
         return;
+    if (a->mapped) { /* arrays live in a snapshot mapping */
+        lg__free(al, a);
+        return;
+    }
     lg__free(al, a->pix);
     lg__free(al, a->center);
     lg__free(al, a->bp_grp);
@@ -489,6 +496,7 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
         goto fail;
     a->grp_edge[ngrp] = (uint32_t)total;
     a->ngrp = (uint32_t)ngrp;
+    a->nedges = (uint32_t)total;
     lg__free(al, pos);
     pos = NULL;
 

@@ -4,7 +4,9 @@
 
 #include "libgrid.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <geos_c.h>
 #include <proj.h>
 
@@ -74,6 +76,30 @@ bool lg__progress(lg_context *ctx, uint64_t done, uint64_t total);
 
 typedef struct lg_accel lg_accel;
 
+#define LG__PIX_BOUNDARY 0x80000000u
+#define LG__PIX_DEFER 0xFFFFFFFFu /* too many overlapping cells: use the exact path */
+#define LG__GRP_OWNS 0x80000000u
+
+/* The raster accelerator (accel.c). Shared with snapshot.c, which saves and maps it. */
+struct lg_accel {
+    double x0, y0, x1, y1; /* layer bounds */
+    double sx, sy;         /* pixels per unit */
+    double pw, ph;         /* pixel size */
+    double margin;
+    uint32_t nx, ny;
+    uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
+    uint32_t nbp;
+    double *center;   /* 2 per boundary pixel */
+    uint32_t *bp_grp; /* nbp + 1: groups of each boundary pixel */
+    uint32_t ngrp;
+    uint32_t *grp_row;  /* cell row; high bit set when the cell owns the centre */
+    uint32_t *grp_edge; /* ngrp + 1: edges of each group */
+    uint32_t *edges;    /* vertex index v: the edge from v to v + 1 */
+    uint32_t nedges;
+    bool mapped; /* arrays point into a snapshot mapping */
+    size_t bytes;
+};
+
 typedef struct lg_column {
     char *name;
     lg_field_type type;
@@ -128,7 +154,12 @@ struct lg_layer {
     lg_problem_rec *problems;
     size_t nproblems;
 
-    lg_rtree *rtree; /* cell boxes, id = row */
+    /* cell boxes, id = row; built at load, or on first use for a mapped snapshot */
+    lg_rtree *_Atomic rtree;
+    pthread_mutex_t rtree_mu;
+    void *map_base; /* snapshot mapping the arrays point into (NULL: heap arrays) */
+    size_t map_len;
+    bool map_heap;   /* the "mapping" is a heap copy (snapshot read from memory) */
     lg_accel *accel; /* raster accelerator for locate; NULL: R-tree path only */
 };
 
@@ -182,6 +213,8 @@ int lg__cell_owns(const lg_layer *layer, size_t row, double x, double y, bool *o
 /* Exact orientation of c relative to a->b: >0 left, <0 right, 0 collinear. */
 int lg__orient(double ax, double ay, double bx, double by, double cx, double cy);
 
+/* The layer's R-tree, built on first use when missing (thread-safe); NULL on OOM. */
+const lg_rtree *lg__layer_rtree(const lg_layer *layer);
 /* Locate through the R-tree and the exact test only (the definition). */
 int64_t lg__locate_exact(const lg_layer *layer, double x, double y);
 

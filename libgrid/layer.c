@@ -650,6 +650,7 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
         lgb_free(b);
         return lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
     }
+    pthread_mutex_init(&l->rtree_mu, NULL);
     l->alloc = *b->a;
     l->id_field = LG_NONE;
     /* hand the arrays over to the layer */
@@ -723,10 +724,12 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
             memcpy(boxes + 4 * n, l->cell_box + 4 * c, 4 * sizeof(double));
             ids[n++] = (int64_t)c;
         }
-        if (e == LG_OK && (e = lg_rtree_new(&l->alloc, &l->rtree)) != LG_OK)
+        lg_rtree *tree = NULL;
+        if (e == LG_OK && (e = lg_rtree_new(&l->alloc, &tree)) != LG_OK)
             lg__fail(ctx, e, "out of memory");
-        if (e == LG_OK && (e = lg_rtree_bulk_load(l->rtree, boxes, ids, n)) != LG_OK)
+        if (e == LG_OK && (e = lg_rtree_bulk_load(tree, boxes, ids, n)) != LG_OK)
             lg__fail(ctx, e, "%s: building the R-tree failed: %s", b->source, lg_strerror(e));
+        atomic_store_explicit(&l->rtree, tree, memory_order_relaxed);
         lg__free(&l->alloc, ids);
         lg__free(&l->alloc, boxes);
     }
@@ -749,11 +752,24 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
 
 /* ------------------------------------------------------------- accessors */
 
+void lg__layer_unmap(lg_layer *l);
+
 void lg_layer_free(lg_layer *l)
 {
     if (!l)
         return;
     lg_allocator a = l->alloc;
+    lg_rtree_free(atomic_load_explicit(&l->rtree, memory_order_relaxed));
+    pthread_mutex_destroy(&l->rtree_mu);
+    if (l->map_base) {
+        /* the arrays live in the snapshot; only the small heap parts are ours */
+        lg__free(&a, l->cols);
+        lg__free(&a, l->problems);
+        lg__accel_free(&a, l->accel);
+        lg__layer_unmap(l);
+        lg__free(&a, l);
+        return;
+    }
     lg__free(&a, l->xy);
     lg__free(&a, l->ring_off);
     lg__free(&a, l->ring_hole);
@@ -767,9 +783,40 @@ void lg_layer_free(lg_layer *l)
     for (size_t i = 0; i < l->nproblems; i++)
         lg__free(&a, l->problems[i].msg);
     lg__free(&a, l->problems);
-    lg_rtree_free(l->rtree);
     lg__accel_free(&a, l->accel);
     lg__free(&a, l);
+}
+
+const lg_rtree *lg__layer_rtree(const lg_layer *l)
+{
+    lg_rtree *t = atomic_load_explicit(&l->rtree, memory_order_acquire);
+    if (t)
+        return t;
+    /* a mapped snapshot builds its R-tree on first need; the lock makes it once */
+    lg_layer *m = (lg_layer *)l;
+    pthread_mutex_lock(&m->rtree_mu);
+    t = atomic_load_explicit(&m->rtree, memory_order_relaxed);
+    if (!t && lg_rtree_new(&m->alloc, &t) == LG_OK) {
+        int64_t *ids = lg__malloc(&m->alloc, (m->ncells + 1) * sizeof *ids);
+        double *boxes = lg__malloc(&m->alloc, 4 * (m->ncells + 1) * sizeof *boxes);
+        size_t n = 0;
+        for (size_t c = 0; ids && boxes && c < m->ncells; c++) {
+            if (isnan(m->cell_box[4 * c]))
+                continue;
+            memcpy(boxes + 4 * n, m->cell_box + 4 * c, 4 * sizeof(double));
+            ids[n++] = (int64_t)c;
+        }
+        if (!ids || !boxes || lg_rtree_bulk_load(t, boxes, ids, n) != LG_OK) {
+            lg_rtree_free(t);
+            t = NULL;
+        }
+        lg__free(&m->alloc, ids);
+        lg__free(&m->alloc, boxes);
+        if (t)
+            atomic_store_explicit(&m->rtree, t, memory_order_release);
+    }
+    pthread_mutex_unlock(&m->rtree_mu);
+    return t;
 }
 
 size_t lg_layer_count(const lg_layer *l)

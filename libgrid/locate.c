@@ -65,8 +65,9 @@ int64_t lg_layer_locate(const lg_layer *l, double x, double y)
 
 int64_t lg__locate_exact(const lg_layer *l, double x, double y)
 {
-    if (!l || !l->rtree || !isfinite(x) || !isfinite(y))
+    if (!l || !isfinite(x) || !isfinite(y))
         return LG_NONE;
+    const lg_rtree *tree = lg__layer_rtree(l);
     cand_state s;
     s.layer = l;
     s.x = x;
@@ -74,7 +75,16 @@ int64_t lg__locate_exact(const lg_layer *l, double x, double y)
     s.n = 0;
     s.overflow = false;
     s.best_owner = s.best_touch = LG_NONE;
-    lg_rtree_search_point(l->rtree, x, y, collect, &s);
+    if (tree) {
+        lg_rtree_search_point(tree, x, y, collect, &s);
+    } else {
+        /* no memory for the R-tree: every box, still exact */
+        for (size_t c = 0; c < l->ncells; c++) {
+            const double *b = l->cell_box + 4 * c;
+            if (b[0] <= x && x <= b[2] && b[1] <= y && y <= b[3])
+                collect((int64_t)c, b, &s);
+        }
+    }
     if (s.overflow)
         return s.best_owner != LG_NONE ? s.best_owner : s.best_touch;
     /* insertion sort: the list is short */

@@ -2,7 +2,7 @@
 # Install the Debian/Ubuntu packages libgrid needs to build, test and benchmark.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config
-  libgeos-dev libproj-dev proj-data libshp-dev libjson-c-dev libcmocka-dev
+  libgeos-dev libproj-dev proj-data libshp-dev libjson-c-dev libxxhash-dev libcmocka-dev
   python3 python3-dev python3-numpy python3-pytest python3-shapely python3-geopandas
   python3-mesonpy python3-pip python3-venv unzip clang-format
   g++ libboost-dev libnanoflann-dev libspatialindex-dev"
