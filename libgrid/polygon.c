@@ -19,6 +19,16 @@
 
 #include <math.h>
 
+/* fmin/fmax are library calls unless NaNs are ruled out; coordinates here are finite. */
+static inline double mind(double a, double b)
+{
+    return a < b ? a : b;
+}
+static inline double maxd(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 /*
  * Exact orientation. A fast floating-point filter decides almost every call; the
  * rest is computed exactly with error-free transformations (two-sum, two-product
@@ -86,7 +96,7 @@ int lg__orient(double ax, double ay, double bx, double by, double cx, double cy)
 /* True when p lies on the closed segment a-b. */
 static bool on_segment(double ax, double ay, double bx, double by, double x, double y)
 {
-    if (x < fmin(ax, bx) || x > fmax(ax, bx) || y < fmin(ay, by) || y > fmax(ay, by))
+    if (x < mind(ax, bx) || x > maxd(ax, bx) || y < mind(ay, by) || y > maxd(ay, by))
         return false;
     return lg__orient(ax, ay, bx, by, x, y) == 0;
 }
@@ -114,9 +124,9 @@ int lg__cell_owns(const lg_layer *l, size_t row, double x, double y, bool *on_bo
                 touch = true;
             if (y == hiy) /* half-open: upper endpoint excluded (and horizontals) */
                 continue;
-            if (x <= fmin(lox, hix)) {
+            if (x <= mind(lox, hix)) {
                 inside = !inside;
-            } else if (x <= fmax(lox, hix)) {
+            } else if (x <= maxd(lox, hix)) {
                 if (lg__orient(lox, loy, hix, hiy, x, y) >= 0)
                     inside = !inside;
             }
