@@ -121,7 +121,8 @@ typedef struct lg_stations_options {
     const double *x, *y;       /**< station points (n_points each, layer CRS), or NULL */
     size_t n_points;           /**< must equal the number of stations when x, y given */
     const char *const *fields; /**< workload fields to carry (names), or NULL: every
-                                    numeric field of the cells but the station field */
+                                    numeric field of the station layer, then of the
+                                    cells, but id and station fields */
     size_t n_fields;
     lg_adjacency_options adjacency; /**< for the cell/station adjacency */
 } lg_stations_options;
