@@ -291,9 +291,18 @@ LG_API lg_error lg_layer_problem(const lg_layer *layer, size_t i, int64_t *row,
  * Off boundaries the answer equals GEOS covers. Non-finite input gives LG_NONE.
  */
 LG_API int64_t lg_layer_locate(const lg_layer *layer, double x, double y);
-/** Batch locate of n points (layer CRS) into out[n]. */
+/**
+ * Batch locate of n points (layer CRS) into out[n]. Large batches on large layers
+ * are processed in pixel order for cache locality (same answers).
+ */
 LG_API lg_error lg_layer_locate_many(const lg_layer *layer, const double *x, const double *y,
                                      size_t n, int64_t *out);
+/**
+ * Batch locate split over threads (0: one per online CPU); same answers as
+ * lg_layer_locate_many. Small batches run in the calling thread.
+ */
+LG_API lg_error lg_layer_locate_parallel(const lg_layer *layer, const double *x, const double *y,
+                                         size_t n, int64_t *out, unsigned threads);
 /**
  * Batch locate of n points given in CRS crs (NULL or equal to the layer's: no
  * transform). "GCJ-02" and "BD-09" are accepted besides anything PROJ knows.

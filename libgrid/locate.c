@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LG_CAND_MAX 64
 
@@ -106,13 +107,123 @@ int64_t lg__locate_exact(const lg_layer *l, double x, double y)
     return touch;
 }
 
+/*
+ * Large batches on large layers are located in pixel order: points are bucketed
+ * by the accelerator pixel they fall in (a counting sort on a band of pixels), so
+ * consecutive queries touch neighbouring memory instead of jumping across tables
+ * far larger than the caches. The answers are the same; only the order differs.
+ */
+#define LG_SORT_MIN_POINTS 4096
+#define LG_SORT_MIN_BYTES ((size_t)4 << 20)
+#define LG_SORT_BLOCK ((size_t)1 << 18)
+#define LG_BUCKETS 65536u
+
+static void locate_sorted(const lg_layer *l, const double *x, const double *y, size_t n,
+                          int64_t *out, uint32_t *key, uint32_t *order, uint32_t *count)
+{
+    const lg_accel *a = l->accel;
+    size_t np = (size_t)a->nx * a->ny;
+    uint64_t scale = ((uint64_t)LG_BUCKETS << 32) / (np + 1);
+    memset(count, 0, (LG_BUCKETS + 1) * sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = LG_BUCKETS; /* outside the bounds or not finite: last bucket */
+        double fx = (x[i] - a->x0) * a->sx, fy = (y[i] - a->y0) * a->sy;
+        if (fx >= 0 && fy >= 0 && fx < (double)a->nx + 1 && fy < (double)a->ny + 1) {
+            size_t p = (size_t)fy * a->nx + (size_t)fx;
+            b = p >= np ? LG_BUCKETS : (uint32_t)((p * scale) >> 32);
+        }
+        key[i] = b;
+        count[b]++;
+    }
+    uint32_t run = 0;
+    for (uint32_t b = 0; b <= LG_BUCKETS; b++) {
+        uint32_t c = count[b];
+        count[b] = run;
+        run += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[count[key[i]]++] = (uint32_t)i;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = order[k];
+        out[i] = lg_layer_locate(l, x[i], y[i]);
+    }
+}
+
 lg_error lg_layer_locate_many(const lg_layer *l, const double *x, const double *y, size_t n,
                               int64_t *out)
 {
     if (!l || (n && (!x || !y || !out)))
         return LG_ERR_ARG;
+    if (n >= LG_SORT_MIN_POINTS && l->accel && lg__accel_bytes(l->accel) >= LG_SORT_MIN_BYTES) {
+        size_t block = n < LG_SORT_BLOCK ? n : LG_SORT_BLOCK;
+        uint32_t *key = lg__malloc(&l->alloc, block * sizeof *key);
+        uint32_t *order = lg__malloc(&l->alloc, block * sizeof *order);
+        uint32_t *count = lg__malloc(&l->alloc, (LG_BUCKETS + 1) * sizeof *count);
+        if (key && order && count) {
+            for (size_t i = 0; i < n; i += block) {
+                size_t m = n - i < block ? n - i : block;
+                locate_sorted(l, x + i, y + i, m, out + i, key, order, count);
+            }
+            n = 0; /* done */
+        }
+        lg__free(&l->alloc, key);
+        lg__free(&l->alloc, order);
+        lg__free(&l->alloc, count);
+    }
+    /* small batches, small layers, or no memory for sorting: in order */
     for (size_t i = 0; i < n; i++)
         out[i] = lg_layer_locate(l, x[i], y[i]);
+    return LG_OK;
+}
+
+typedef struct par_job {
+    const lg_layer *l;
+    const double *x, *y;
+    size_t n;
+    int64_t *out;
+} par_job;
+
+static void *par_run(void *arg)
+{
+    par_job *j = arg;
+    lg_layer_locate_many(j->l, j->x, j->y, j->n, j->out);
+    return NULL;
+}
+
+lg_error lg_layer_locate_parallel(const lg_layer *l, const double *x, const double *y, size_t n,
+                                  int64_t *out, unsigned threads)
+{
+    if (!l || (n && (!x || !y || !out)))
+        return LG_ERR_ARG;
+    if (threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (unsigned)c : 1;
+    }
+    if (threads > 64)
+        threads = 64;
+    if (n < 8192)
+        threads = 1; /* not worth a thread */
+    if (threads <= 1)
+        return lg_layer_locate_many(l, x, y, n, out);
+    pthread_t tid[64];
+    bool running[64] = {false};
+    par_job job[64];
+    size_t per = (n + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; t++) {
+        size_t lo = (size_t)t * per < n ? (size_t)t * per : n;
+        size_t hi = lo + per < n ? lo + per : n;
+        job[t] = (par_job){l, x + lo, y + lo, hi - lo, out + lo};
+    }
+    /* share 0 runs in the calling thread; a share whose thread cannot start runs here too */
+    for (unsigned t = 1; t < threads; t++)
+        running[t] = pthread_create(&tid[t], NULL, par_run, &job[t]) == 0;
+    par_run(&job[0]);
+    for (unsigned t = 1; t < threads; t++) {
+        if (running[t])
+            pthread_join(tid[t], NULL);
+        else
+            par_run(&job[t]);
+    }
     return LG_OK;
 }
 

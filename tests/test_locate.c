@@ -476,6 +476,46 @@ static void test_locate_crs_transforms(void **state)
     lg_context_free(ctx);
 }
 
+/* The sorted (large layer) batch path and the threaded path give the single answers. */
+static void test_batch_paths_agree(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    lg_synth_options opt = {.seed = 21, .cells = 20000};
+    lg_layer *l;
+    if (lg_synth_county(ctx, &opt, &l) != LG_OK)
+        fail_msg("%s", lg_context_message(ctx));
+    assert_true(lg__accel_bytes(l->accel) >= ((size_t)4 << 20)); /* takes the sorted path */
+    size_t n = 300000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    int64_t *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+    double b[4];
+    lg_layer_bounds(l, b);
+    uint64_t s = 5;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = tu_uniform(&s, b[0] - 100, b[2] + 100);
+        y[i] = tu_uniform(&s, b[1] - 100, b[3] + 100);
+        want[i] = lg_layer_locate(l, x[i], y[i]);
+    }
+    x[7] = NAN;
+    want[7] = LG_NONE;
+    assert_int_equal(lg_layer_locate_many(l, x, y, n, got), LG_OK);
+    assert_memory_equal(got, want, n * sizeof *got);
+    for (unsigned t = 0; t <= 3; t++) {
+        memset(got, 0x55, n * sizeof *got);
+        assert_int_equal(lg_layer_locate_parallel(l, x, y, n, got, t), LG_OK);
+        assert_memory_equal(got, want, n * sizeof *got);
+    }
+    assert_int_equal(lg_layer_locate_parallel(l, NULL, y, n, got, 2), LG_ERR_ARG);
+    free(x);
+    free(y);
+    free(want);
+    free(got);
+    lg_layer_free(l);
+    lg_context_free(ctx);
+}
+
 static void test_orient_exact(void **state)
 {
     (void)state;
@@ -509,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_overlap_lowest_row_wins),
         cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_locate_crs_transforms),
+        cmocka_unit_test(test_batch_paths_agree),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
         cmocka_unit_test(test_naturalearth_against_geos),
