@@ -14,14 +14,19 @@
  * beat libgrid's R-tree with a filter callback on both queries and moves (bench/
  * bench_units.c, docs/DISPATCH.md).
  *
- * Concurrency: left-right (Ramalhete & Correia). Two copies of the state; "front"
- * names the copy new readers use; readers announce themselves in one of two striped
- * read indicators chosen by "vidx". The writer updates the back copy, flips front,
- * waits until the indicator readers cannot be entering anymore is empty, flips vidx,
- * waits for the other, then applies the same batch to the old copy. All atomics are
- * sequentially consistent: the protocol needs the store-load order between the
- * reader's increment and its load of front, and the writer's store of front and its
- * loads of the indicators.
+ * Concurrency: two copies of the state and a lagging replay. "front" names the copy
+ * readers use. A reader announces itself in a striped counter of the copy it read
+ * from front, then reads front again and retries if it changed (the writer may have
+ * started on that copy). The writer applies a batch to the other copy, publishes it
+ * with one store to front and keeps the batch in a log; the copy it left lags by that
+ * one batch, which the next writer call replays into it first, after checking that
+ * no reader is left in it. That check waits only for readers that pinned the copy
+ * before the previous publication and are still in it, normally none: unlike
+ * left-right, which waits for the queries in flight right after every flip, the
+ * writer almost never waits (a descheduled reader holding a pin is the exception).
+ * All atomics are sequentially consistent: the protocol needs the store-load order
+ * between a reader's increment and its second load of front, and between the
+ * writer's store of front and its later loads of the counters.
  */
 #include "internal.h"
 
@@ -78,14 +83,25 @@ typedef struct u_stripe {
     char pad[64 - sizeof(long)];
 } u_stripe;
 
+/* A writer-owned copy of one batch (update or removal), replayed into the lagging copy. */
+typedef struct u_log {
+    bool pending, remove;
+    size_t n, cap;
+    int64_t *ids, *station;
+    double *x, *y, *t;
+    int32_t *status, *kind;
+    uint32_t *caps;
+    unsigned cols; /* which columns the batch had: bits of LOG_X, ... */
+} u_log;
+
 struct lg_units {
     lg_allocator alloc;
     u_state st[2];
     _Alignas(64) atomic_int front;
-    atomic_int vidx;
-    _Alignas(64) u_stripe ind[2][U_STRIPES];
+    _Alignas(64) u_stripe ind[2][U_STRIPES]; /* readers in each copy, striped */
     pthread_mutex_t wlock;
-    bool stale_bad; /* the back copy failed to follow (NOMEM): resync before writing */
+    /* the last published batch, which the other copy still lacks (writer only) */
+    u_log log;
     /* options */
     const lg_layer *cells;
     int64_t *cell_station;
@@ -489,55 +505,6 @@ static void st_remove(u_state *s, const int64_t *ids, size_t n)
     s->version++;
 }
 
-/* Deep copy src into dst (used to resync a copy that could not follow). */
-static bool st_assign(u_state *dst, const u_state *src)
-{
-    u_state t = {0};
-    t.alloc = src->alloc;
-    if (!st_reserve_units(&t, src->n ? src->n : 1))
-        goto fail;
-    size_t n = src->n;
-    memcpy(t.id, src->id, n * sizeof *t.id);
-    memcpy(t.x, src->x, n * sizeof *t.x);
-    memcpy(t.y, src->y, n * sizeof *t.y);
-    memcpy(t.t, src->t, n * sizeof *t.t);
-    memcpy(t.station, src->station, n * sizeof *t.station);
-    memcpy(t.caps, src->caps, n * sizeof *t.caps);
-    memcpy(t.status, src->status, n * sizeof *t.status);
-    memcpy(t.kind, src->kind, n * sizeof *t.kind);
-    for (size_t i = 0; i < n; i++)
-        h_put(&t, t.id[i], (uint32_t)i);
-    t.n = n;
-    t.version = src->version;
-    if (src->b) {
-        size_t nc = (size_t)src->nx * src->ny;
-        t.b = lg__calloc(t.alloc, nc, sizeof *t.b);
-        if (!t.b)
-            goto fail;
-        t.gx0 = src->gx0;
-        t.gy0 = src->gy0;
-        t.gcs = src->gcs;
-        t.ginv = src->ginv;
-        t.nx = src->nx;
-        t.ny = src->ny;
-        for (size_t c = 0; c < nc; c++) {
-            if (!b_reserve(t.alloc, &t.b[c], src->b[c].n))
-                goto fail;
-            memcpy(t.b[c].e, src->b[c].e, src->b[c].n * sizeof *t.b[c].e);
-            t.b[c].n = src->b[c].n;
-        }
-        memcpy(t.bucket, src->bucket, n * sizeof *t.bucket);
-        memcpy(t.pos, src->pos, n * sizeof *t.pos);
-        t.outside = src->outside;
-    }
-    st_free(dst);
-    *dst = t;
-    return true;
-fail:
-    st_free(&t);
-    return false;
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 lg_error lg_units_new(lg_context *ctx, const lg_units_options *opt, lg_units **out)
@@ -566,7 +533,6 @@ lg_error lg_units_new(lg_context *ctx, const lg_units_options *opt, lg_units **o
     u->alloc = *a;
     u->st[0].alloc = u->st[1].alloc = &u->alloc;
     atomic_init(&u->front, 0);
-    atomic_init(&u->vidx, 0);
     for (int v = 0; v < 2; v++)
         for (int i = 0; i < U_STRIPES; i++)
             atomic_init(&u->ind[v][i].n, 0);
@@ -601,6 +567,15 @@ void lg_units_free(lg_units *u)
     st_free(&u->st[0]);
     st_free(&u->st[1]);
     lg__free(&u->alloc, u->cell_station);
+    u_log *g = &u->log;
+    lg__free(&u->alloc, g->ids);
+    lg__free(&u->alloc, g->station);
+    lg__free(&u->alloc, g->x);
+    lg__free(&u->alloc, g->y);
+    lg__free(&u->alloc, g->t);
+    lg__free(&u->alloc, g->status);
+    lg__free(&u->alloc, g->kind);
+    lg__free(&u->alloc, g->caps);
     pthread_mutex_destroy(&u->wlock);
     lg__free(&u->alloc, u);
 }
@@ -619,12 +594,19 @@ static unsigned my_stripe(void)
 void lg_units_view_acquire(lg_units *u, lg_units_view *v)
 {
     unsigned s = my_stripe();
-    int vi = atomic_load(&u->vidx);
-    atomic_fetch_add(&u->ind[vi][s].n, 1);
-    int f = atomic_load(&u->front);
+    int f;
+    for (;;) {
+        /* announce, then confirm the copy is still the published one: if the writer
+         * flipped in between it may be about to write the copy, so retry */
+        f = atomic_load(&u->front);
+        atomic_fetch_add(&u->ind[f][s].n, 1);
+        if (atomic_load(&u->front) == f)
+            break;
+        atomic_fetch_sub(&u->ind[f][s].n, 1);
+    }
     v->state = &u->st[f];
     v->owner = u;
-    v->slot = (unsigned)vi * U_STRIPES + s;
+    v->slot = (unsigned)f * U_STRIPES + s;
 }
 
 void lg_units_view_release(lg_units_view *v)
@@ -637,25 +619,104 @@ void lg_units_view_release(lg_units_view *v)
     v->state = NULL;
 }
 
-static void wait_empty(lg_units *u, int vi)
+/*
+ * Wait until no reader is in copy c, which is not the published one. Readers that
+ * enter c from now on see the flip and leave at once, so only readers that pinned c
+ * before the previous publication count: normally none, since that was a whole
+ * writer call ago.
+ */
+static void wait_free(lg_units *u, int c)
 {
     for (int i = 0; i < U_STRIPES; i++) {
         unsigned spins = 0;
-        while (atomic_load(&u->ind[vi][i].n) != 0) {
+        while (atomic_load(&u->ind[c][i].n) != 0) {
             if (++spins > 64)
                 sched_yield();
         }
     }
 }
 
-/* Publish the back copy (already updated) and wait until no reader uses the old. */
-static void publish(lg_units *u, int back)
+static bool log_grow(const lg_allocator *a, u_log *g, size_t n)
 {
-    atomic_store(&u->front, back);
-    int vi = atomic_load(&u->vidx);
-    wait_empty(u, !vi);
-    atomic_store(&u->vidx, !vi);
-    wait_empty(u, vi);
+    if (n <= g->cap)
+        return true;
+    size_t c = g->cap ? g->cap : 64;
+    while (c < n)
+        c *= 2;
+    if (!grow(a, (void **)&g->ids, c, sizeof *g->ids) ||
+        !grow(a, (void **)&g->station, c, sizeof *g->station) ||
+        !grow(a, (void **)&g->x, c, sizeof *g->x) || !grow(a, (void **)&g->y, c, sizeof *g->y) ||
+        !grow(a, (void **)&g->t, c, sizeof *g->t) ||
+        !grow(a, (void **)&g->status, c, sizeof *g->status) ||
+        !grow(a, (void **)&g->kind, c, sizeof *g->kind) ||
+        !grow(a, (void **)&g->caps, c, sizeof *g->caps))
+        return false;
+    g->cap = c;
+    return true;
+}
+
+enum { LOG_XY = 1, LOG_T = 2, LOG_STATUS = 4, LOG_CAPS = 8, LOG_KIND = 16, LOG_STATION = 32 };
+
+/* Record the batch just published (the arrays were reserved by log_grow). */
+static void log_set(u_log *g, const lg_units_batch *b, const int64_t *rm_ids, size_t rm_n)
+{
+    g->pending = true;
+    g->remove = rm_ids != NULL;
+    size_t n = rm_ids ? rm_n : b->n;
+    g->n = n;
+    g->cols = 0;
+    memcpy(g->ids, rm_ids ? rm_ids : b->ids, n * sizeof *g->ids);
+    if (rm_ids)
+        return;
+#define LOG_COL(col, dst, bit)                                                                     \
+    if (b->col) {                                                                                  \
+        memcpy(g->dst, b->col, n * sizeof *g->dst);                                                \
+        g->cols |= bit;                                                                            \
+    }
+    LOG_COL(x, x, LOG_XY)
+    LOG_COL(y, y, LOG_XY)
+    LOG_COL(time_s, t, LOG_T)
+    LOG_COL(status, status, LOG_STATUS)
+    LOG_COL(caps, caps, LOG_CAPS)
+    LOG_COL(kind, kind, LOG_KIND)
+    LOG_COL(station, station, LOG_STATION)
+#undef LOG_COL
+}
+
+/* The logged batch as a batch (the log's arrays may have moved since log_set). */
+static lg_units_batch log_batch(const u_log *g)
+{
+    lg_units_batch b = {g->n, g->ids, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    if (g->cols & LOG_XY) {
+        b.x = g->x;
+        b.y = g->y;
+    }
+    b.time_s = g->cols & LOG_T ? g->t : NULL;
+    b.status = g->cols & LOG_STATUS ? g->status : NULL;
+    b.caps = g->cols & LOG_CAPS ? g->caps : NULL;
+    b.kind = g->cols & LOG_KIND ? g->kind : NULL;
+    b.station = g->cols & LOG_STATION ? g->station : NULL;
+    return b;
+}
+
+/* Bring the lagging copy c up to date with the log. Writer lock held. */
+static bool catch_up(lg_units *u, int c)
+{
+    u_log *g = &u->log;
+    if (!g->pending)
+        return true;
+    wait_free(u, c);
+    if (g->remove) {
+        st_remove(&u->st[c], g->ids, g->n);
+    } else {
+        lg_units_batch b = log_batch(g);
+        if (!st_reserve_batch(&u->st[c], &b))
+            return false;
+        st_apply(&u->st[c], &b);
+    }
+    st_maybe_regrid(u, &u->st[c]);
+    g->pending = false;
+    return true;
 }
 
 /* ------------------------------------------------------------ writers */
@@ -695,44 +756,27 @@ static lg_error check_batch(lg_context *ctx, const u_state *s, const lg_units_ba
     return LG_OK;
 }
 
-/* Resync the back copy if a previous update could not apply to it. Writer lock held. */
-static lg_error resync(lg_context *ctx, lg_units *u, const char *what)
-{
-    if (!u->stale_bad)
-        return LG_OK;
-    int f = atomic_load(&u->front);
-    if (!st_assign(&u->st[!f], &u->st[f]))
-        return lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", what);
-    u->stale_bad = false;
-    return LG_OK;
-}
-
 lg_error lg_units_update(lg_context *ctx, lg_units *u, const lg_units_batch *b)
 {
     lg__clear(ctx);
     if (!u)
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_update: units is NULL");
     pthread_mutex_lock(&u->wlock);
-    int f = atomic_load(&u->front), back = !f;
-    lg_error err = resync(ctx, u, "lg_units_update");
-    if (!err)
-        err = check_batch(ctx, &u->st[back], b);
-    if (!err && !st_reserve_batch(&u->st[back], b))
+    int f = atomic_load(&u->front), o = !f;
+    /* checked against the published state, the latest */
+    lg_error err = check_batch(ctx, &u->st[f], b);
+    if (!err && !log_grow(&u->alloc, &u->log, b->n))
+        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
+    if (!err && (!catch_up(u, o) || !st_reserve_batch(&u->st[o], b)))
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
     if (err) {
         pthread_mutex_unlock(&u->wlock);
         return err;
     }
-    st_apply(&u->st[back], b);
-    st_maybe_regrid(u, &u->st[back]);
-    publish(u, back);
-    /* the old copy is ours now: replay */
-    if (st_reserve_batch(&u->st[f], b)) {
-        st_apply(&u->st[f], b);
-        st_maybe_regrid(u, &u->st[f]);
-    } else {
-        u->stale_bad = true; /* the update is visible; the next writer call resyncs */
-    }
+    st_apply(&u->st[o], b);
+    st_maybe_regrid(u, &u->st[o]);
+    atomic_store(&u->front, o);   /* publish: new readers use o from now on */
+    log_set(&u->log, b, NULL, 0); /* f lags by this batch until the next writer call */
     pthread_mutex_unlock(&u->wlock);
     return LG_OK;
 }
@@ -743,21 +787,22 @@ lg_error lg_units_remove(lg_context *ctx, lg_units *u, const int64_t *ids, size_
     if (!u || (n && !ids))
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_remove: units or ids is NULL");
     pthread_mutex_lock(&u->wlock);
-    int f = atomic_load(&u->front), back = !f;
-    lg_error err = resync(ctx, u, "lg_units_remove");
+    int f = atomic_load(&u->front), o = !f;
+    lg_error err = LG_OK;
     for (size_t i = 0; i < n && !err; i++)
-        if (h_find(&u->st[back], ids[i]) < 0)
+        if (h_find(&u->st[f], ids[i]) < 0)
             err = lg__fail(ctx, LG_ERR_NOT_FOUND, "lg_units_remove: record %zu: unknown unit %lld",
                            i, (long long)ids[i]);
+    if (!err && (!log_grow(&u->alloc, &u->log, n) || !catch_up(u, o)))
+        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
     if (err) {
         pthread_mutex_unlock(&u->wlock);
         return err;
     }
-    st_remove(&u->st[back], ids, n);
-    st_maybe_regrid(u, &u->st[back]);
-    publish(u, back);
-    st_remove(&u->st[f], ids, n);
-    st_maybe_regrid(u, &u->st[f]);
+    st_remove(&u->st[o], ids, n);
+    st_maybe_regrid(u, &u->st[o]);
+    atomic_store(&u->front, o);
+    log_set(&u->log, NULL, ids, n);
     pthread_mutex_unlock(&u->wlock);
     return LG_OK;
 }
@@ -791,6 +836,21 @@ typedef struct u_query {
     size_t n, k;
     double worst2; /* squared distances above this cannot enter */
 } u_query;
+
+/* Lower bound of the squared distance from (x, y) to bucket (xx, yy); border buckets
+ * extend to infinity (they hold the units outside the grid). */
+static double cell_d2(const u_state *s, long xx, long yy, double x, double y, double slack)
+{
+    double lo = xx == 0 ? -INFINITY : s->gx0 + (double)xx * s->gcs;
+    double hi = xx == (long)s->nx - 1 ? INFINITY : s->gx0 + (double)(xx + 1) * s->gcs;
+    double dx = lo - x > x - hi ? lo - x : x - hi;
+    lo = yy == 0 ? -INFINITY : s->gy0 + (double)yy * s->gcs;
+    hi = yy == (long)s->ny - 1 ? INFINITY : s->gy0 + (double)(yy + 1) * s->gcs;
+    double dy = lo - y > y - hi ? lo - y : y - hi;
+    dx = dx - slack > 0 ? dx - slack : 0;
+    dy = dy - slack > 0 ? dy - slack : 0;
+    return dx * dx + dy * dy;
+}
 
 static void q_bucket(u_query *q, const u_bucket *b, double x, double y)
 {
@@ -854,12 +914,12 @@ static void q_run(u_query *q, double x, double y)
             if (yy == ya || yy == yb) {
                 long lo = xa < 0 ? 0 : xa, hi = xb >= nx ? nx - 1 : xb;
                 for (long xx = lo; xx <= hi; xx++)
-                    if (row[xx].n)
+                    if (row[xx].n && (r < 2 || cell_d2(s, xx, yy, x, y, slack) <= q->worst2))
                         q_bucket(q, &row[xx], x, y);
             } else {
-                if (xa >= 0 && row[xa].n)
+                if (xa >= 0 && row[xa].n && (r < 2 || cell_d2(s, xa, yy, x, y, slack) <= q->worst2))
                     q_bucket(q, &row[xa], x, y);
-                if (xb < nx && row[xb].n)
+                if (xb < nx && row[xb].n && (r < 2 || cell_d2(s, xb, yy, x, y, slack) <= q->worst2))
                     q_bucket(q, &row[xb], x, y);
             }
         }

@@ -100,8 +100,7 @@ static int hit_cmp(const void *pa, const void *pb)
 }
 
 /* Brute force: matches sorted by (distance, id) into h (room for m->n); returns count. */
-static size_t brute(const munit *u, size_t n, double x, double y, const lg_unit_filter *f,
-                    hit *h)
+static size_t brute(const munit *u, size_t n, double x, double y, const lg_unit_filter *f, hit *h)
 {
     size_t c = 0;
     double maxd = f->max_dist_m > 0 ? f->max_dist_m : INFINITY;
@@ -205,8 +204,8 @@ static lg_unit_filter make_filter(unsigned sel, uint64_t *rs)
 }
 
 static void random_batch(uint64_t *rs, model *m, size_t n, int64_t id_range, bool attrs,
-                         int64_t *ids, double *x, double *y, int32_t *st, uint32_t *cp,
-                         int32_t *kd, int64_t *sn, lg_units_batch *b)
+                         int64_t *ids, double *x, double *y, int32_t *st, uint32_t *cp, int32_t *kd,
+                         int64_t *sn, lg_units_batch *b)
 {
     for (size_t i = 0; i < n; i++) {
         ids[i] = (int64_t)(tu_rand(rs) % (uint64_t)id_range);
@@ -251,8 +250,7 @@ static void test_random_vs_brute(void **state)
     /* first fill: ids < 3000 so later batches both move and insert */
     for (int round = 0; round < 40; round++) {
         size_t n = round < 4 ? B : 1 + tu_rand(&rs) % (round % 3 == 0 ? 1 : 200);
-        random_batch(&rs, &m, n, 3000, round < 4 || round % 2 == 0, ids, x, y, st, cp, kd, sn,
-                     &b);
+        random_batch(&rs, &m, n, 3000, round < 4 || round % 2 == 0, ids, x, y, st, cp, kd, sn, &b);
         if (round % 5 == 4) {
             /* status-only update of existing units: no positions */
             for (size_t i = 0; i < n; i++)
@@ -400,9 +398,12 @@ static void test_bad_updates(void **state)
         lg_error err;
         const char *needle;
     } cases[] = {
-        {0, LG_ERR_ARG, "not finite"}, {1, LG_ERR_ARG, "not finite"},
-        {2, LG_ERR_ARG, "not finite"}, {3, LG_ERR_ARG, "status 32"},
-        {4, LG_ERR_ARG, "kind 16"},    {5, LG_ERR_ARG, "negative"},
+        {0, LG_ERR_ARG, "not finite"},
+        {1, LG_ERR_ARG, "not finite"},
+        {2, LG_ERR_ARG, "not finite"},
+        {3, LG_ERR_ARG, "status 32"},
+        {4, LG_ERR_ARG, "kind 16"},
+        {5, LG_ERR_ARG, "negative"},
         {6, LG_ERR_NOT_FOUND, "unknown unit 4"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -788,10 +789,14 @@ static void test_nomem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_vs_brute),    cmocka_unit_test(test_ties),
-        cmocka_unit_test(test_empty_and_padding),  cmocka_unit_test(test_bad_updates),
-        cmocka_unit_test(test_batch_equals_single), cmocka_unit_test(test_county_flags),
-        cmocka_unit_test(test_runcards),           cmocka_unit_test(test_nomem),
+        cmocka_unit_test(test_random_vs_brute),
+        cmocka_unit_test(test_ties),
+        cmocka_unit_test(test_empty_and_padding),
+        cmocka_unit_test(test_bad_updates),
+        cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_county_flags),
+        cmocka_unit_test(test_runcards),
+        cmocka_unit_test(test_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

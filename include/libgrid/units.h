@@ -5,15 +5,17 @@
  * CRS of the cell layer, if one is given). Distances are Euclidean metres in that
  * CRS. GPS/BeiDou lon/lat must be transformed first (lg_transform_apply, in batches).
  *
- * Concurrency model (docs/DISPATCH.md): "left-right" double instance. The registry
- * keeps two copies of its state (unit arrays, id map, bucket grid). Readers use the
- * published copy; the one writer applies a batch to the other copy, publishes it
- * with one atomic store, waits until no reader is left in the old copy, then applies
- * the same batch to the old copy. Readers never block, never retry and never see a
- * half-applied batch: a reader pins a copy with one atomic increment of a striped
- * counter and releases it with one decrement. Costs: twice the memory, every update
- * applied twice, and the writer waits (spinning, then yielding) for the queries in
- * flight to finish, so a view held for long stalls the writer, never other readers.
+ * Concurrency model (docs/DISPATCH.md): two copies of the state (unit arrays, id
+ * map, bucket grid) and a lagging replay. Readers use the published copy; the one
+ * writer applies a batch to the other copy and publishes it with one atomic store.
+ * The copy it left lags by that batch, which the next writer call replays into it
+ * once no reader that pinned it before the publication remains (normally none: that
+ * was a whole writer call ago). Readers never block and never see a half-applied
+ * batch: a pin is one atomic increment of a striped counter between two loads of
+ * the published index (retried only if a publication falls in between), a release
+ * one decrement. Costs: twice the memory, every batch applied twice (once deferred)
+ * and copied into the writer's log; the writer waits only for a reader that holds a
+ * view across two writer calls (e.g. descheduled), never the other way round.
  * Updates from several threads are serialised by a mutex in the registry.
  */
 #ifndef LIBGRID_UNITS_H
@@ -120,8 +122,8 @@ typedef struct lg_units_batch {
  * is checked first: on any error (LG_ERR_ARG for a negative id, a NaN or infinite
  * coordinate, a status or kind out of range; LG_ERR_NOT_FOUND; LG_ERR_NOMEM) the
  * registry is unchanged and ctx names the record and the reason. Readers see the
- * batch all at once, never a part of it. Cost: O(batch) plus one wait for the
- * queries in flight.
+ * batch all at once, never a part of it, from the moment the call returns. Cost:
+ * O(previous batch + batch).
  */
 LG_API lg_error lg_units_update(lg_context *ctx, lg_units *units, const lg_units_batch *batch);
 /** Remove n units; LG_ERR_NOT_FOUND (registry unchanged) if any id is unknown. */
@@ -157,16 +159,16 @@ typedef struct lg_unit_results {
 
 /**
  * The k nearest units matching filter f (NULL: all) for each of n incidents
- * (x[i], y[i]). The whole batch sees one published state (so the writer waits for
- * it: split very large batches). LG_ERR_ARG for k == 0 or NULL arrays; a
- * non-finite incident gets an empty row.
+ * (x[i], y[i]). The whole batch sees one published state (a batch that outlasts
+ * two writer calls makes the writer wait: split very large batches). LG_ERR_ARG for k == 0 or NULL
+ * arrays; a non-finite incident gets an empty row.
  */
 LG_API lg_error lg_units_nearest(lg_units *units, const double *x, const double *y, size_t n,
                                  size_t k, const lg_unit_filter *f, const lg_unit_results *out);
 
 /**
- * A pinned, immutable state of the registry. While a view is held the writer cannot
- * complete an update, so hold it for the span of a few queries. Views are plain
+ * A pinned, immutable state of the registry. A view held across two writer calls
+ * makes the second one wait, so hold it for the span of a few queries. Views are plain
  * values; a thread may hold several.
  */
 typedef struct lg_units_view {
@@ -175,7 +177,8 @@ typedef struct lg_units_view {
     unsigned slot; /**< opaque */
 } lg_units_view;
 
-/** Pin the published state (wait-free: two atomic loads and one increment). */
+/** Pin the published state (lock-free: two loads and one increment, retried only if an
+ *  update is published in between). */
 LG_API void lg_units_view_acquire(lg_units *units, lg_units_view *view);
 /** Unpin (one atomic decrement). */
 LG_API void lg_units_view_release(lg_units_view *view);

@@ -1,0 +1,591 @@
+/*
+ * Units benchmark: nearest capable unit (k = 5, a filter one unit in three passes) and
+ * unit moves on N units (default 10,000), against peers in the same process on the
+ * same points: libgrid's own R-tree (filter callback; delete + insert), GEOS STRtree
+ * (GEOSSTRtree_nearest_generic_r, k rounds with a distance that excludes filtered and
+ * already found items), brute force, and the C++ peers of bench_units_peers.cpp
+ * (Boost.Geometry, nanoflann, libspatialindex) when built with them (BU_HAVE_PEERS).
+ *
+ * Our figures are taken with the other side running: queries are timed while a
+ * background writer moves units, moves are timed while a background reader queries.
+ * The peers are timed alone (single thread, no lock): their best case. Times are wall
+ * clock (CLOCK_MONOTONIC) medians of --runs runs with fixed seeds; ratios are the peer's
+ * ns/op over ours. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "libgrid.h"
+
+#include <float.h>
+#include <geos_c.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define K 5
+#define SPAN 30000.0
+
+typedef struct bu_peer {
+    const char *name;
+    void *(*build)(size_t n, const double *x, const double *y, const uint8_t *pass);
+    size_t (*knn)(void *h, double qx, double qy, size_t k, const uint8_t *pass, int64_t *out);
+    void (*move)(void *h, int64_t id, double ox, double oy, double nx, double ny);
+    void (*free)(void *h);
+} bu_peer;
+#ifdef BU_HAVE_PEERS
+size_t bu_peers(const bu_peer **out);
+#else
+static size_t bu_peers(const bu_peer **out)
+{
+    *out = NULL;
+    return 0;
+}
+#endif
+
+static uint64_t rng(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double uni(uint64_t *s, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(rng(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, dcmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ------------------------------------------------------------- the data */
+
+static size_t N = 10000, Q = 20000, M = 20000;
+static int RUNS = 5;
+static double *ux, *uy; /* initial unit positions */
+static uint8_t *pass;   /* unit passes the filter (status == AVAILABLE) */
+static int32_t *ustatus;
+static double *qx, *qy; /* incidents */
+static int64_t *mid;    /* moves of a run */
+static double *mx, *my;
+
+static void gen_moves(int run)
+{
+    uint64_t s = 1000 + (uint64_t)run;
+    for (size_t i = 0; i < M; i++) {
+        mid[i] = (int64_t)(rng(&s) % N);
+        mx[i] = uni(&s, 0, SPAN);
+        my[i] = uni(&s, 0, SPAN);
+    }
+}
+
+/* ----------------------------------------------------------- our side */
+
+typedef struct bg {
+    lg_units *reg;
+    atomic_bool stop;
+    atomic_long ops;
+    int mode; /* 0: writer (moves), 1: reader (queries) */
+} bg;
+
+static void *bg_main(void *arg)
+{
+    bg *b = arg;
+    uint64_t s = 77;
+    long ops = 0;
+    while (!atomic_load(&b->stop)) {
+        if (b->mode == 0) {
+            /* move a unit to a random place, keeping its status */
+            int64_t id = (int64_t)(rng(&s) % N);
+            double x = uni(&s, 0, SPAN), y = uni(&s, 0, SPAN);
+            lg_units_batch bt = {1, &id, &x, &y, NULL, NULL, NULL, NULL, NULL};
+            lg_units_update(NULL, b->reg, &bt);
+        } else {
+            double x = uni(&s, 0, SPAN), y = uni(&s, 0, SPAN);
+            int64_t ids[K];
+            lg_unit_filter f = {.status_mask = 1u << LG_STATUS_AVAILABLE};
+            lg_unit_results r = {ids, NULL, NULL, NULL, NULL};
+            lg_units_nearest(b->reg, &x, &y, 1, K, &f, &r);
+        }
+        ops++;
+    }
+    atomic_store(&b->ops, ops);
+    return NULL;
+}
+
+static lg_units *ours_build(void)
+{
+    lg_units *reg = NULL;
+    if (lg_units_new(NULL, NULL, &reg) != LG_OK)
+        exit(1);
+    int64_t *ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++)
+        ids[i] = (int64_t)i;
+    lg_units_batch b = {N, ids, ux, uy, NULL, ustatus, NULL, NULL, NULL};
+    if (lg_units_update(NULL, reg, &b) != LG_OK)
+        exit(1);
+    free(ids);
+    return reg;
+}
+
+static void bg_start(bg *b, pthread_t *t, lg_units *reg, int mode)
+{
+    b->reg = reg;
+    b->mode = mode;
+    atomic_init(&b->stop, false);
+    atomic_init(&b->ops, 0);
+    pthread_create(t, NULL, bg_main, b);
+}
+
+static long bg_stop(bg *b, pthread_t t)
+{
+    atomic_store(&b->stop, true);
+    pthread_join(t, NULL);
+    return atomic_load(&b->ops);
+}
+
+static double ours_query(lg_units *reg, size_t *sink)
+{
+    lg_unit_filter f = {.status_mask = 1u << LG_STATUS_AVAILABLE};
+    int64_t ids[K];
+    lg_unit_results r = {ids, NULL, NULL, NULL, NULL};
+    double t0 = now_ns();
+    for (size_t i = 0; i < Q; i++) {
+        lg_units_nearest(reg, &qx[i], &qy[i], 1, K, &f, &r);
+        *sink += (size_t)ids[0];
+    }
+    return (now_ns() - t0) / (double)Q;
+}
+
+static double ours_moves(lg_units *reg, size_t batch)
+{
+    double t0 = now_ns();
+    for (size_t i = 0; i < M; i += batch) {
+        size_t n = M - i < batch ? M - i : batch;
+        lg_units_batch b = {n, mid + i, mx + i, my + i, NULL, NULL, NULL, NULL, NULL};
+        lg_units_update(NULL, reg, &b);
+    }
+    return (now_ns() - t0) / (double)M;
+}
+
+/* ------------------------------------------------------- libgrid R-tree */
+
+static bool rt_pass(int64_t id, void *udata)
+{
+    (void)udata;
+    return pass[id];
+}
+
+static lg_rtree *rt_build(double *cx, double *cy)
+{
+    lg_rtree *t = NULL;
+    lg_rtree_new(NULL, &t);
+    double *boxes = malloc(4 * N * sizeof *boxes);
+    for (size_t i = 0; i < N; i++) {
+        boxes[4 * i] = boxes[4 * i + 2] = cx[i] = ux[i];
+        boxes[4 * i + 1] = boxes[4 * i + 3] = cy[i] = uy[i];
+    }
+    lg_rtree_bulk_load(t, boxes, NULL, N);
+    free(boxes);
+    return t;
+}
+
+static double rt_query(lg_rtree *t, size_t *sink)
+{
+    lg_nearest_options o = {.k = K, .filter = rt_pass};
+    int64_t ids[K];
+    size_t nf;
+    double t0 = now_ns();
+    for (size_t i = 0; i < Q; i++) {
+        lg_rtree_nearest(t, qx[i], qy[i], &o, ids, NULL, &nf);
+        *sink += (size_t)ids[0];
+    }
+    return (now_ns() - t0) / (double)Q;
+}
+
+static double rt_moves(lg_rtree *t, double *cx, double *cy, bool use_update)
+{
+    double t0 = now_ns();
+    for (size_t i = 0; i < M; i++) {
+        int64_t id = mid[i];
+        double ob[4] = {cx[id], cy[id], cx[id], cy[id]}, nb[4] = {mx[i], my[i], mx[i], my[i]};
+        if (use_update) {
+            lg_rtree_update(t, ob, nb, id);
+        } else {
+            lg_rtree_delete(t, ob, id);
+            lg_rtree_insert(t, nb, id);
+        }
+        cx[id] = mx[i];
+        cy[id] = my[i];
+    }
+    return (now_ns() - t0) / (double)M;
+}
+
+/* --------------------------------------------------------- GEOS STRtree */
+
+typedef struct gq {
+    double x, y;
+    int64_t taken[K];
+    int ntaken;
+} gq;
+
+static int g_dist(const void *a, const void *b, double *d, void *udata)
+{
+    const gq *q = udata;
+    /* items are unit index + 1; the query item is the gq itself */
+    const void *item = a == (const void *)q ? b : a;
+    int64_t id = (int64_t)(uintptr_t)item - 1;
+    bool out = !pass[id];
+    for (int i = 0; i < q->ntaken; i++)
+        out |= q->taken[i] == id;
+    if (out) {
+        *d = DBL_MAX;
+        return 1;
+    }
+    double dx = ux[id] - q->x, dy = uy[id] - q->y;
+    *d = sqrt(dx * dx + dy * dy);
+    return 1;
+}
+
+static double geos_query(GEOSContextHandle_t h, GEOSSTRtree *t, size_t *sink)
+{
+    double t0 = now_ns();
+    for (size_t i = 0; i < Q; i++) {
+        gq q = {qx[i], qy[i], {0}, 0};
+        GEOSGeometry *p = GEOSGeom_createPointFromXY_r(h, qx[i], qy[i]);
+        for (int j = 0; j < K; j++) {
+            const void *r = GEOSSTRtree_nearest_generic_r(h, t, &q, p, g_dist, &q);
+            if (!r)
+                break;
+            q.taken[q.ntaken++] = (int64_t)(uintptr_t)r - 1;
+        }
+        GEOSGeom_destroy_r(h, p);
+        *sink += (size_t)q.taken[0];
+    }
+    return (now_ns() - t0) / (double)Q;
+}
+
+static GEOSSTRtree *geos_build(GEOSContextHandle_t h, GEOSGeometry **pts)
+{
+    GEOSSTRtree *t = GEOSSTRtree_create_r(h, 16);
+    for (size_t i = 0; i < N; i++)
+        GEOSSTRtree_insert_r(h, t, pts[i], (void *)(uintptr_t)(i + 1));
+    return t;
+}
+
+/* ---------------------------------------------------------- brute force */
+
+static size_t brute(double x, double y, int64_t *out)
+{
+    double bd[K];
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (!pass[i])
+            continue;
+        double dx = ux[i] - x, dy = uy[i] - y, d = dx * dx + dy * dy;
+        if (n == K && d >= bd[K - 1])
+            continue;
+        size_t j = n < K ? n++ : K - 1;
+        while (j > 0 && bd[j - 1] > d) {
+            bd[j] = bd[j - 1];
+            out[j] = out[j - 1];
+            j--;
+        }
+        bd[j] = d;
+        out[j] = (int64_t)i;
+    }
+    return n;
+}
+
+static double brute_query(size_t *sink)
+{
+    int64_t ids[K];
+    double t0 = now_ns();
+    for (size_t i = 0; i < Q; i++) {
+        brute(qx[i], qy[i], ids);
+        *sink += (size_t)ids[0];
+    }
+    return (now_ns() - t0) / (double)Q;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+typedef struct row {
+    char name[96];
+    double ns;
+} row;
+
+static void table(const char *title, const row *r, size_t n, double ours)
+{
+    printf("\n%s\n\n| implementation | ns/op | ops/s | peer / ours |\n|---|---:|---:|---:|\n",
+           title);
+    for (size_t i = 0; i < n; i++)
+        printf("| %s | %.0f | %.0f | %.2fx |\n", r[i].name, r[i].ns, 1e9 / r[i].ns, r[i].ns / ours);
+}
+
+static int same_set(const int64_t *a, const int64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool f = false;
+        for (size_t j = 0; j < n; j++)
+            f |= a[i] == b[j];
+        if (!f)
+            return 0;
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--units"))
+            N = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--queries"))
+            Q = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--moves"))
+            M = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--runs"))
+            RUNS = atoi(argv[i + 1]);
+    }
+    if (RUNS < 1 || RUNS > 64 || N < 10)
+        return 2;
+    ux = malloc(N * sizeof *ux);
+    uy = malloc(N * sizeof *uy);
+    pass = malloc(N);
+    ustatus = malloc(N * sizeof *ustatus);
+    qx = malloc(Q * sizeof *qx);
+    qy = malloc(Q * sizeof *qy);
+    mid = malloc(M * sizeof *mid);
+    mx = malloc(M * sizeof *mx);
+    my = malloc(M * sizeof *my);
+    uint64_t s = 42;
+    for (size_t i = 0; i < N; i++) {
+        ux[i] = uni(&s, 0, SPAN);
+        uy[i] = uni(&s, 0, SPAN);
+        ustatus[i] = (int32_t)(rng(&s) % 3); /* AVAILABLE, EN_ROUTE, ON_SCENE */
+        pass[i] = ustatus[i] == LG_STATUS_AVAILABLE;
+    }
+    for (size_t i = 0; i < Q; i++) {
+        qx[i] = uni(&s, 0, SPAN);
+        qy[i] = uni(&s, 0, SPAN);
+    }
+    printf("# bench_units: %zu units in %.0f x %.0f m, k = %d, filter passes %.1f%%, %zu "
+           "queries, %zu moves, median of %d runs\n",
+           N, SPAN, SPAN, K, 100.0 * 1 / 3, Q, M, RUNS);
+
+    const bu_peer *peers;
+    size_t np = bu_peers(&peers);
+    size_t sink = 0;
+
+    /* correctness cross-check on the initial positions, before anything moves */
+    lg_units *reg = ours_build();
+    double ccx[1], ccy[1];
+    (void)ccx;
+    (void)ccy;
+    void **ph = calloc(np + 1, sizeof *ph);
+    for (size_t p = 0; p < np; p++)
+        ph[p] = peers[p].build(N, ux, uy, pass);
+    size_t bad = 0;
+    for (size_t i = 0; i < 500 && i < Q; i++) {
+        int64_t want[K], got[K];
+        brute(qx[i], qy[i], want);
+        lg_unit_filter f = {.status_mask = 1u << LG_STATUS_AVAILABLE};
+        lg_unit_results r = {got, NULL, NULL, NULL, NULL};
+        lg_units_nearest(reg, &qx[i], &qy[i], 1, K, &f, &r);
+        bad += !same_set(want, got, K);
+        for (size_t p = 0; p < np; p++) {
+            size_t n = peers[p].knn(ph[p], qx[i], qy[i], K, pass, got);
+            if (n != K || !same_set(want, got, K)) {
+                bad++;
+                fprintf(stderr, "peer %s disagrees with brute force on query %zu\n", peers[p].name,
+                        i);
+            }
+        }
+    }
+    printf("# cross-check of 500 queries against brute force: %zu disagreements\n", bad);
+
+    /* --------------------------------------------------------- queries */
+    enum { MAXROWS = 16 };
+    double qt[MAXROWS][64];
+    const char *qn[MAXROWS];
+    int nq = 0;
+    GEOSContextHandle_t gh = GEOS_init_r();
+    GEOSGeometry **gpts = malloc(N * sizeof *gpts);
+    for (size_t i = 0; i < N; i++)
+        gpts[i] = GEOSGeom_createPointFromXY_r(gh, ux[i], uy[i]);
+    GEOSSTRtree *gt = geos_build(gh, gpts);
+    double cx0[1];
+    (void)cx0;
+    double *rcx = malloc(N * sizeof *rcx), *rcy = malloc(N * sizeof *rcy);
+    lg_rtree *rt = rt_build(rcx, rcy);
+    long bg_ops = 0;
+    for (int run = 0; run < RUNS; run++) {
+        int c = 0;
+        /* ours with a writer moving units in the background */
+        bg b;
+        pthread_t th;
+        bg_start(&b, &th, reg, 0);
+        qn[c] = "libgrid units, writer running";
+        qt[c++][run] = ours_query(reg, &sink);
+        bg_ops += bg_stop(&b, th);
+        qn[c] = "libgrid units, alone";
+        qt[c++][run] = ours_query(reg, &sink);
+        qn[c] = "libgrid R-tree + filter callback";
+        qt[c++][run] = rt_query(rt, &sink);
+        for (size_t p = 0; p < np; p++) {
+            int64_t ids[K];
+            double t0 = now_ns();
+            for (size_t i = 0; i < Q; i++) {
+                peers[p].knn(ph[p], qx[i], qy[i], K, pass, ids);
+                sink += (size_t)ids[0];
+            }
+            qn[c] = peers[p].name;
+            qt[c++][run] = (now_ns() - t0) / (double)Q;
+        }
+        qn[c] = "GEOS STRtree, k rounds of nearest_generic";
+        qt[c++][run] = geos_query(gh, gt, &sink);
+        qn[c] = "brute force";
+        qt[c++][run] = brute_query(&sink);
+        nq = c;
+    }
+    row rows[MAXROWS];
+    for (int c = 0; c < nq; c++) {
+        snprintf(rows[c].name, sizeof rows[c].name, "%s", qn[c]);
+        rows[c].ns = median(qt[c], RUNS);
+    }
+    table("## k-nearest with a filter (k = 5, 1 in 3 pass), ns per query", rows, (size_t)nq,
+          rows[0].ns);
+    printf("\n(background writer: %ld single-unit moves during the timed queries)\n", bg_ops);
+
+    /* ----------------------------------------------------------- moves */
+    double mt[MAXROWS][64];
+    const char *mn[MAXROWS];
+    int nm = 0;
+    double *pcx = malloc(N * sizeof *pcx * (np + 1)), *pcy = malloc(N * sizeof *pcy * (np + 1));
+    for (size_t p = 0; p < np; p++) {
+        memcpy(pcx + p * N, ux, N * sizeof *ux);
+        memcpy(pcy + p * N, uy, N * sizeof *uy);
+    }
+    long rd_ops = 0;
+    lg_rtree *rt2 = NULL;
+    double *r2x = malloc(N * sizeof *r2x), *r2y = malloc(N * sizeof *r2y);
+    rt2 = rt_build(r2x, r2y);
+    for (int run = 0; run < RUNS; run++) {
+        gen_moves(run);
+        int c = 0;
+        bg b;
+        pthread_t th;
+        bg_start(&b, &th, reg, 1);
+        mn[c] = "libgrid units, batch of 1, reader running";
+        mt[c++][run] = ours_moves(reg, 1);
+        rd_ops += bg_stop(&b, th);
+        bg_start(&b, &th, reg, 1);
+        mn[c] = "libgrid units, batches of 64, reader running";
+        mt[c++][run] = ours_moves(reg, 64);
+        rd_ops += bg_stop(&b, th);
+        mn[c] = "libgrid units, batch of 1, alone";
+        mt[c++][run] = ours_moves(reg, 1);
+        mn[c] = "libgrid R-tree delete + insert";
+        mt[c++][run] = rt_moves(rt, rcx, rcy, false);
+        mn[c] = "libgrid R-tree update";
+        mt[c++][run] = rt_moves(rt2, r2x, r2y, true);
+        for (size_t p = 0; p < np; p++) {
+            if (!peers[p].move)
+                continue;
+            double *cx = pcx + p * N, *cy = pcy + p * N;
+            double t0 = now_ns();
+            for (size_t i = 0; i < M; i++) {
+                int64_t id = mid[i];
+                peers[p].move(ph[p], id, cx[id], cy[id], mx[i], my[i]);
+                cx[id] = mx[i];
+                cy[id] = my[i];
+            }
+            mn[c] = peers[p].name;
+            mt[c++][run] = (now_ns() - t0) / (double)M;
+        }
+        nm = c;
+    }
+    for (int c = 0; c < nm; c++) {
+        snprintf(rows[c].name, sizeof rows[c].name, "%s", mn[c]);
+        rows[c].ns = median(mt[c], RUNS);
+    }
+    table("## unit move, ns per moved unit", rows, (size_t)nm, rows[0].ns);
+    printf("\n(background reader: %ld queries during the timed moves)\n", rd_ops);
+
+    /* static peers: a rebuild per feed tick */
+    printf("\n## rebuild of the static peers (all %zu units), us\n\n", N);
+    for (size_t p = 0; p < np; p++) {
+        if (peers[p].move)
+            continue;
+        double t[64];
+        for (int run = 0; run < RUNS; run++) {
+            double t0 = now_ns();
+            void *h = peers[p].build(N, ux, uy, pass);
+            t[run] = now_ns() - t0;
+            peers[p].free(h);
+        }
+        printf("- %s: %.0f us\n", peers[p].name, median(t, RUNS) / 1e3);
+    }
+    {
+        double t[64];
+        for (int run = 0; run < RUNS; run++) {
+            double t0 = now_ns();
+            GEOSSTRtree *g2 = geos_build(gh, gpts);
+            gq q = {1, 1, {0}, 0};
+            GEOSGeometry *p = GEOSGeom_createPointFromXY_r(gh, 1, 1);
+            GEOSSTRtree_nearest_generic_r(gh, g2, &q, p, g_dist, &q); /* forces the build */
+            GEOSGeom_destroy_r(gh, p);
+            t[run] = now_ns() - t0;
+            GEOSSTRtree_destroy_r(gh, g2);
+        }
+        printf("- GEOS STRtree (insert all + build): %.0f us\n", median(t, RUNS) / 1e3);
+    }
+    printf("\n(sink %zu)\n", sink);
+
+    for (size_t p = 0; p < np; p++)
+        peers[p].free(ph[p]);
+    free(ph);
+    GEOSSTRtree_destroy_r(gh, gt);
+    for (size_t i = 0; i < N; i++)
+        GEOSGeom_destroy_r(gh, gpts[i]);
+    free(gpts);
+    GEOS_finish_r(gh);
+    lg_rtree_free(rt);
+    lg_rtree_free(rt2);
+    lg_units_free(reg);
+    free(rcx);
+    free(rcy);
+    free(r2x);
+    free(r2y);
+    free(pcx);
+    free(pcy);
+    free(ux);
+    free(uy);
+    free(pass);
+    free(ustatus);
+    free(qx);
+    free(qy);
+    free(mid);
+    free(mx);
+    free(my);
+    return bad ? 1 : 0;
+}
