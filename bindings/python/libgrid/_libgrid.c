@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* Points per GIL-free chunk: big enough to amortise, small enough for Ctrl-C. */
 #define LOCATE_CHUNK ((npy_intp)1 << 20)
@@ -49,17 +50,41 @@ static PyObject *raise_ctx(lg_error err, const lg_context *ctx)
 
 static lg_context *new_context(void);
 
-/* Progress callback: take the GIL to check for signals, cancel on Ctrl-C. */
+/*
+ * Progress callback for long calls made without the GIL: at most every 50 ms it takes
+ * the GIL back to run the signal handlers, and cancels on Ctrl-C (the KeyboardInterrupt
+ * stays set in this thread and wins over the library's LG_ERR_CANCELLED).
+ */
+typedef struct progress_state {
+    int interrupted;
+    struct timespec last;
+} progress_state;
+
+static void progress_init(progress_state *ps)
+{
+    ps->interrupted = 0;
+    clock_gettime(CLOCK_MONOTONIC, &ps->last);
+}
+
 static bool progress_check_signals(uint64_t done, uint64_t total, void *udata)
 {
     (void)done;
     (void)total;
-    int *interrupted = udata;
+    progress_state *ps = udata;
+    if (ps->interrupted)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt =
+        (double)(now.tv_sec - ps->last.tv_sec) + 1e-9 * (double)(now.tv_nsec - ps->last.tv_nsec);
+    if (dt < 0.05)
+        return true;
+    ps->last = now;
     PyGILState_STATE st = PyGILState_Ensure();
-    if (!*interrupted && PyErr_CheckSignals() != 0)
-        *interrupted = 1; /* the exception stays set in this thread */
+    if (PyErr_CheckSignals() != 0)
+        ps->interrupted = 1;
     PyGILState_Release(st);
-    return !*interrupted;
+    return !ps->interrupted;
 }
 
 static lg_context *new_context(void)
@@ -434,6 +459,508 @@ done:
     return (PyObject *)out;
 }
 
+/* ------------------------------------------------------------ snapshots */
+
+/* save(path): the layer as a checksummed snapshot file (lg_layer_save). */
+static PyObject *Layer_save(LayerObject *self, PyObject *args)
+{
+    PyObject *pathobj = NULL;
+    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &pathobj))
+        return NULL;
+    lg_context *ctx = new_context();
+    if (!ctx) {
+        Py_DECREF(pathobj);
+        return NULL;
+    }
+    const char *path = PyBytes_AS_STRING(pathobj);
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = lg_layer_save(ctx, self->layer, path);
+    PyEval_RestoreThread(ts);
+    PyObject *ret = e != LG_OK ? raise_ctx(e, ctx) : Py_NewRef(Py_None);
+    lg_context_free(ctx);
+    Py_DECREF(pathobj);
+    return ret;
+}
+
+/* snapshot() -> bytes: the snapshot written straight into a bytes object. */
+static PyObject *Layer_snapshot(LayerObject *self, PyObject *unused)
+{
+    (void)unused;
+    size_t size = 0;
+    lg_error e = lg_layer_snapshot_size(self->layer, &size);
+    if (e != LG_OK)
+        return raise_code(e, "cannot size the snapshot of the grid");
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!bytes)
+        return NULL;
+    size_t len = 0;
+    PyThreadState *ts = PyEval_SaveThread();
+    e = lg_layer_snapshot_write(self->layer, PyBytes_AS_STRING(bytes), size, &len);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK || len != size) {
+        Py_DECREF(bytes);
+        return raise_code(e != LG_OK ? e : LG_ERR_INTERNAL,
+                          "cannot write the snapshot of the grid");
+    }
+    return bytes;
+}
+
+static unsigned snapshot_flags(int verify)
+{
+    return verify ? 0u : (unsigned)LG_SNAPSHOT_NO_VERIFY;
+}
+
+static PyObject *mod_open_snapshot(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"path", "verify", NULL};
+    PyObject *pathobj = NULL;
+    int verify = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|p", kwlist, PyUnicode_FSConverter, &pathobj,
+                                     &verify))
+        return NULL;
+    lg_context *ctx = new_context();
+    if (!ctx) {
+        Py_DECREF(pathobj);
+        return NULL;
+    }
+    const char *path = PyBytes_AS_STRING(pathobj);
+    lg_layer *layer = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = lg_layer_open_snapshot(ctx, path, snapshot_flags(verify), &layer);
+    PyEval_RestoreThread(ts);
+    PyObject *ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_layer(layer);
+    lg_context_free(ctx);
+    Py_DECREF(pathobj);
+    return ret;
+}
+
+static PyObject *mod_read_snapshot(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"data", "verify", NULL};
+    Py_buffer buf;
+    int verify = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|p", kwlist, &buf, &verify))
+        return NULL;
+    lg_context *ctx = new_context();
+    if (!ctx) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    lg_layer *layer = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e =
+        lg_layer_read_snapshot(ctx, buf.buf, (size_t)buf.len, snapshot_flags(verify), &layer);
+    PyEval_RestoreThread(ts);
+    PyObject *ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_layer(layer);
+    lg_context_free(ctx);
+    PyBuffer_Release(&buf);
+    return ret;
+}
+
+/* --------------------------------------------------------------- graphs */
+
+typedef struct {
+    PyObject_HEAD lg_graph *g;
+} GraphObject;
+
+static PyTypeObject GraphType;
+
+static PyObject *wrap_graph(lg_graph *g)
+{
+    GraphObject *self = PyObject_New(GraphObject, &GraphType);
+    if (!self) {
+        lg_graph_free(g);
+        return NULL;
+    }
+    self->g = g;
+    return (PyObject *)self;
+}
+
+static void Graph_dealloc(GraphObject *self)
+{
+    lg_graph_free(self->g);
+    PyObject_Free(self);
+}
+
+static Py_ssize_t Graph_len(GraphObject *self)
+{
+    return (Py_ssize_t)lg_graph_node_count(self->g);
+}
+
+static PyObject *Graph_edge_count(GraphObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyLong_FromSize_t(lg_graph_edge_count(self->g));
+}
+
+/* csr() -> (indptr, indices, weights): int64[n+1], int64[2m], float64[2m]. */
+static PyObject *Graph_csr(GraphObject *self, PyObject *unused)
+{
+    (void)unused;
+    size_t n = lg_graph_node_count(self->g);
+    npy_intp np1 = (npy_intp)n + 1, nnz = 0;
+    PyArrayObject *indptr = (PyArrayObject *)PyArray_SimpleNew(1, &np1, NPY_INT64);
+    if (!indptr)
+        return NULL;
+    int64_t *ip = PyArray_DATA(indptr);
+    ip[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *nodes;
+        size_t k = 0;
+        if (lg_graph_neighbors(self->g, i, &nodes, NULL, &k) != LG_OK)
+            k = 0;
+        ip[i + 1] = ip[i] + (int64_t)k;
+    }
+    nnz = (npy_intp)ip[n];
+    PyArrayObject *idx = (PyArrayObject *)PyArray_SimpleNew(1, &nnz, NPY_INT64);
+    PyArrayObject *wt = (PyArrayObject *)PyArray_SimpleNew(1, &nnz, NPY_FLOAT64);
+    if (!idx || !wt) {
+        Py_DECREF(indptr);
+        Py_XDECREF(idx);
+        Py_XDECREF(wt);
+        return NULL;
+    }
+    int64_t *ix = PyArray_DATA(idx);
+    double *w = PyArray_DATA(wt);
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *nodes;
+        const double *weights;
+        size_t k = 0;
+        if (lg_graph_neighbors(self->g, i, &nodes, &weights, &k) != LG_OK)
+            continue;
+        memcpy(ix + ip[i], nodes, k * sizeof *nodes);
+        memcpy(w + ip[i], weights, k * sizeof *weights);
+    }
+    return Py_BuildValue("(NNN)", indptr, idx, wt);
+}
+
+static PyObject *Graph_weight(GraphObject *self, PyObject *args)
+{
+    Py_ssize_t a, b;
+    if (!PyArg_ParseTuple(args, "nn", &a, &b))
+        return NULL;
+    size_t n = lg_graph_node_count(self->g);
+    if (a < 0 || b < 0 || (size_t)a >= n || (size_t)b >= n) {
+        PyErr_Format(PyExc_IndexError, "node out of range for a graph of %zu nodes", n);
+        return NULL;
+    }
+    return PyFloat_FromDouble(lg_graph_weight(self->g, (size_t)a, (size_t)b));
+}
+
+static PyMethodDef Graph_methods[] = {
+    {"edge_count", (PyCFunction)Graph_edge_count, METH_NOARGS,
+     "edge_count() -> number of undirected edges."},
+    {"csr", (PyCFunction)Graph_csr, METH_NOARGS,
+     "csr() -> (indptr, indices, weights), both directions of every edge."},
+    {"weight", (PyCFunction)Graph_weight, METH_VARARGS,
+     "weight(a, b) -> shared boundary length, 0 when not adjacent."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Graph_as_sequence = {
+    .sq_length = (lenfunc)Graph_len,
+};
+
+static PyTypeObject GraphType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "libgrid._libgrid.Graph",
+    .tp_basicsize = sizeof(GraphObject),
+    .tp_dealloc = (destructor)Graph_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An lg_graph (use libgrid.Adjacency).",
+    .tp_methods = Graph_methods,
+    .tp_as_sequence = &Graph_as_sequence,
+};
+
+/* Optional 1-d array of a type and length n; Py_None gives NULL with *ok = 1. */
+static PyArrayObject *opt_array(PyObject *obj, int typenum, npy_intp n, const char *what, int *ok)
+{
+    *ok = 1;
+    if (!obj || obj == Py_None)
+        return NULL;
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(obj, typenum, 0, 1,
+                                                        NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (!a) {
+        *ok = 0;
+        return NULL;
+    }
+    if (n >= 0 && (PyArray_NDIM(a) != 1 || PyArray_DIM(a, 0) != n)) {
+        char msg[256];
+        PyOS_snprintf(msg, sizeof msg, "%s: expected %ld values, got %ld", what, (long)n,
+                      (long)PyArray_SIZE(a));
+        raise_code(LG_ERR_ARG, msg);
+        Py_DECREF(a);
+        *ok = 0;
+        return NULL;
+    }
+    return a;
+}
+
+static PyObject *mod_graph_from_edges(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"n_nodes", "a", "b", "weights", NULL};
+    Py_ssize_t n;
+    PyObject *ao, *bo, *wo = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nOO|O", kwlist, &n, &ao, &bo, &wo))
+        return NULL;
+    if (n < 0)
+        return raise_code(LG_ERR_ARG, "graph: n_nodes must be >= 0");
+    int ok;
+    PyArrayObject *a = opt_array(ao, NPY_INT64, -1, "a", &ok);
+    if (!ok)
+        return NULL;
+    npy_intp m = a ? PyArray_SIZE(a) : 0;
+    PyArrayObject *b = opt_array(bo, NPY_INT64, m, "b", &ok);
+    PyArrayObject *w = ok ? opt_array(wo, NPY_FLOAT64, m, "weights", &ok) : NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = ok ? new_context() : NULL;
+    if (ctx) {
+        lg_graph *g = NULL;
+        lg_error e =
+            lg_graph_new(ctx, (size_t)n, a ? PyArray_DATA(a) : NULL, b ? PyArray_DATA(b) : NULL,
+                         w ? PyArray_DATA(w) : NULL, (size_t)m, &g);
+        ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_graph(g);
+        lg_context_free(ctx);
+    }
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(w);
+    return ret;
+}
+
+/* adjacency(gap_m=0, min_shared_m=0) -> Graph (0: the library's defaults). */
+static PyObject *Layer_adjacency(LayerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"gap_m", "min_shared_m", NULL};
+    lg_adjacency_options opt = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|dd", kwlist, &opt.gap_m, &opt.min_shared_m))
+        return NULL;
+    lg_context *ctx = new_context();
+    if (!ctx)
+        return NULL;
+    progress_state ps;
+    progress_init(&ps);
+    lg_context_set_progress(ctx, progress_check_signals, &ps);
+    lg_graph *g = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = lg_layer_adjacency(ctx, self->layer, &opt, &g);
+    PyEval_RestoreThread(ts);
+    PyObject *ret = NULL;
+    if (e != LG_OK)
+        raise_ctx(e, ctx);
+    else if (PyErr_CheckSignals() != 0)
+        lg_graph_free(g);
+    else
+        ret = wrap_graph(g);
+    lg_context_free(ctx);
+    return ret;
+}
+
+/* centroids() -> (x, y, area) float64 arrays. */
+static PyObject *Layer_centroids(LayerObject *self, PyObject *unused)
+{
+    (void)unused;
+    npy_intp n = (npy_intp)lg_layer_count(self->layer);
+    PyArrayObject *x = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_FLOAT64);
+    PyArrayObject *y = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_FLOAT64);
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_FLOAT64);
+    if (!x || !y || !a)
+        goto fail;
+    lg_error e = lg_layer_centroids(self->layer, PyArray_DATA(x), PyArray_DATA(y), PyArray_DATA(a));
+    if (e != LG_OK) {
+        raise_code(e, "cannot compute the centroids");
+        goto fail;
+    }
+    return Py_BuildValue("(NNN)", x, y, a);
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(a);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ zones */
+
+static PyObject *copy_int64(const int64_t *v, size_t n)
+{
+    npy_intp d = (npy_intp)n;
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, &d, NPY_INT64);
+    if (a && n)
+        memcpy(PyArray_DATA(a), v, n * sizeof *v);
+    return (PyObject *)a;
+}
+
+static PyObject *copy_double(const double *v, size_t n)
+{
+    npy_intp d = (npy_intp)n;
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, &d, NPY_FLOAT64);
+    if (a && n)
+        memcpy(PyArray_DATA(a), v, n * sizeof *v);
+    return (PyObject *)a;
+}
+
+static const char *zone_problem_name(lg_zone_problem_kind k)
+{
+    static const char *names[] = {"",           "island",    "component_size", "unplaced",
+                                  "unassigned", "bad_id",    "empty",          "disconnected",
+                                  "too_small",  "too_large", "crosses_group",  "no_site"};
+    return (int)k >= 1 && (int)k <= 11 ? names[k] : "unknown";
+}
+
+/* Everything of a plan as Python objects (the plan is freed by the caller). */
+static PyObject *plan_to_dict(const lg_zone_plan *p)
+{
+    size_t nc = lg_zone_plan_cell_count(p), nz = lg_zone_plan_zone_count(p);
+    const int64_t *scell = NULL, *scand = NULL;
+    const double *sx = NULL, *sy = NULL;
+    lg_zone_plan_sites(p, &scell, &scand, &sx, &sy);
+    lg_zone_quality q;
+    memset(&q, 0, sizeof q);
+    lg_zone_plan_quality(p, &q);
+    size_t nh = 0;
+    lg_zone_plan_size_histogram(p, NULL, 0, &nh);
+    npy_intp dh = (npy_intp)nh;
+    PyArrayObject *hist = (PyArrayObject *)PyArray_ZEROS(1, &dh, NPY_UINTP, 0);
+    if (!hist)
+        return NULL;
+    if (nh && lg_zone_plan_size_histogram(p, PyArray_DATA(hist), nh, &nh) != LG_OK) {
+        Py_DECREF(hist);
+        return raise_code(LG_ERR_INTERNAL, "zone plan: cannot read the size histogram");
+    }
+    size_t np_ = lg_zone_plan_problem_count(p);
+    PyObject *problems = PyList_New((Py_ssize_t)np_);
+    if (!problems) {
+        Py_DECREF(hist);
+        return NULL;
+    }
+    for (size_t i = 0; i < np_; i++) {
+        lg_zone_problem_kind kind = 0;
+        int64_t zone = LG_NONE;
+        const int64_t *cells = NULL;
+        size_t ncells = 0;
+        const char *msg = NULL;
+        lg_zone_plan_problem(p, i, &kind, &zone, &cells, &ncells, &msg);
+        PyObject *t = Py_BuildValue("(sLNs)", zone_problem_name(kind), (long long)zone,
+                                    copy_int64(cells, ncells), msg ? msg : "");
+        if (!t) {
+            Py_DECREF(problems);
+            Py_DECREF(hist);
+            return NULL;
+        }
+        PyList_SET_ITEM(problems, (Py_ssize_t)i, t);
+    }
+    PyObject *quality = Py_BuildValue(
+        "{s:n,s:n,s:n,s:n,s:n,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}", "zones",
+        (Py_ssize_t)q.zones, "cells_assigned", (Py_ssize_t)q.cells_assigned, "cells_unassigned",
+        (Py_ssize_t)q.cells_unassigned, "size_min", (Py_ssize_t)q.size_min, "size_max",
+        (Py_ssize_t)q.size_max, "size_mean", q.size_mean, "compact_mean", q.compact_mean,
+        "compact_max", q.compact_max, "polsby_mean", q.polsby_mean, "polsby_min", q.polsby_min,
+        "weight_min", q.weight_min, "weight_mean", q.weight_mean, "weight_max", q.weight_max,
+        "weight_cv", q.weight_cv, "objective", q.objective);
+    if (!quality) {
+        Py_DECREF(problems);
+        Py_DECREF(hist);
+        return NULL;
+    }
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:O,s:N,s:N,s:N}", "zone",
+                         copy_int64(lg_zone_plan_zones(p), nc), "site_cell", copy_int64(scell, nz),
+                         "site_candidate", copy_int64(scand, nz), "site_x", copy_double(sx, nz),
+                         "site_y", copy_double(sy, nz), "feasible",
+                         lg_zone_plan_feasible(p) ? Py_True : Py_False, "problems", problems,
+                         "quality", quality, "histogram", (PyObject *)hist);
+}
+
+/*
+ * zones(graph, layer, zone=None, min_cells=0, max_cells=0, seed=0, weight=None, x=None,
+ *       y=None, group=None, site_x=None, site_y=None, balance=0, max_passes=0) -> dict.
+ * zone None: plan (lg_zones_plan); else validate that assignment (lg_zones_validate).
+ */
+static PyObject *mod_zones(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"graph",  "layer",  "zone",    "min_cells",  "max_cells",
+                             "seed",   "weight", "x",       "y",          "group",
+                             "site_x", "site_y", "balance", "max_passes", NULL};
+    PyObject *go, *lo, *zo = Py_None, *wo = Py_None, *xo = Py_None, *yo = Py_None;
+    PyObject *gro = Py_None, *sxo = Py_None, *syo = Py_None;
+    Py_ssize_t min_cells = 0, max_cells = 0;
+    unsigned long long seed = 0;
+    double balance = 0.0;
+    unsigned int max_passes = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O|OnnKOOOOOOdI", kwlist, &GraphType, &go, &lo,
+                                     &zo, &min_cells, &max_cells, &seed, &wo, &xo, &yo, &gro, &sxo,
+                                     &syo, &balance, &max_passes))
+        return NULL;
+    if (lo != Py_None && !PyObject_TypeCheck(lo, &LayerType)) {
+        PyErr_SetString(PyExc_TypeError, "zones: layer must be a Layer or None");
+        return NULL;
+    }
+    if (min_cells < 0 || max_cells < 0)
+        return raise_code(LG_ERR_ARG, "zones: min_cells and max_cells must be >= 0");
+    const lg_graph *g = ((GraphObject *)go)->g;
+    const lg_layer *layer = lo == Py_None ? NULL : ((LayerObject *)lo)->layer;
+    npy_intp n = (npy_intp)lg_graph_node_count(g);
+    PyArrayObject *zone = NULL, *w = NULL, *x = NULL, *y = NULL, *grp = NULL, *sx = NULL,
+                  *sy = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    int ok;
+    if ((zone = opt_array(zo, NPY_INT64, n, "zone", &ok), !ok) ||
+        (w = opt_array(wo, NPY_FLOAT64, n, "weight", &ok), !ok) ||
+        (x = opt_array(xo, NPY_FLOAT64, n, "x", &ok), !ok) ||
+        (y = opt_array(yo, NPY_FLOAT64, n, "y", &ok), !ok) ||
+        (grp = opt_array(gro, NPY_INT64, n, "group", &ok), !ok) ||
+        (sx = opt_array(sxo, NPY_FLOAT64, -1, "site_x", &ok), !ok) ||
+        (sy = opt_array(syo, NPY_FLOAT64, sx ? PyArray_SIZE(sx) : 0, "site_y", &ok), !ok))
+        goto done;
+    if (!sx != !sy || !x != !y) {
+        raise_code(LG_ERR_ARG, "zones: give both site_x and site_y (and both x and y) or neither");
+        goto done;
+    }
+    lg_zone_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.min_cells = (size_t)min_cells;
+    opt.max_cells = (size_t)max_cells;
+    opt.seed = seed;
+    opt.weight = w ? PyArray_DATA(w) : NULL;
+    opt.x = x ? PyArray_DATA(x) : NULL;
+    opt.y = y ? PyArray_DATA(y) : NULL;
+    opt.group = grp ? PyArray_DATA(grp) : NULL;
+    opt.site_x = sx ? PyArray_DATA(sx) : NULL;
+    opt.site_y = sy ? PyArray_DATA(sy) : NULL;
+    opt.n_sites = sx ? (size_t)PyArray_SIZE(sx) : 0;
+    opt.balance = balance;
+    opt.max_passes = max_passes;
+    if (!(ctx = new_context()))
+        goto done;
+    progress_state ps;
+    progress_init(&ps);
+    lg_context_set_progress(ctx, progress_check_signals, &ps);
+    lg_zone_plan *plan = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = zone ? lg_zones_validate(ctx, g, layer, PyArray_DATA(zone), (size_t)n, &opt, &plan)
+                      : lg_zones_plan(ctx, g, layer, &opt, &plan);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    ret = plan_to_dict(plan);
+    lg_zone_plan_free(plan);
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(zone);
+    Py_XDECREF(w);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(grp);
+    Py_XDECREF(sx);
+    Py_XDECREF(sy);
+    return ret;
+}
+
 static PyMethodDef Layer_methods[] = {
     {"fields", (PyCFunction)Layer_fields, METH_NOARGS,
      "fields() -> list of (name, type) with type 'int', 'real' or 'text'."},
@@ -452,6 +979,12 @@ static PyMethodDef Layer_methods[] = {
      "write(path, format) with format 'shp' or 'geojson'."},
     {"locate", (PyCFunction)(void (*)(void))Layer_locate, METH_VARARGS | METH_KEYWORDS,
      "locate(x, y, crs=None) -> int64 array of rows (-1 outside), shape of x."},
+    {"save", (PyCFunction)Layer_save, METH_VARARGS, "save(path): write a snapshot file."},
+    {"snapshot", (PyCFunction)Layer_snapshot, METH_NOARGS, "snapshot() -> the snapshot as bytes."},
+    {"adjacency", (PyCFunction)(void (*)(void))Layer_adjacency, METH_VARARGS | METH_KEYWORDS,
+     "adjacency(gap_m=0, min_shared_m=0) -> Graph (0: library defaults)."},
+    {"centroids", (PyCFunction)Layer_centroids, METH_NOARGS,
+     "centroids() -> (x, y, area) float64 arrays."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -494,8 +1027,9 @@ static PyObject *mod_load(PyObject *mod, PyObject *args, PyObject *kwds)
         Py_DECREF(pathobj);
         return NULL;
     }
-    int interrupted = 0;
-    lg_context_set_progress(ctx, progress_check_signals, &interrupted);
+    progress_state ps;
+    progress_init(&ps);
+    lg_context_set_progress(ctx, progress_check_signals, &ps);
     lg_load_options opt = {0};
     opt.id_field = id_field;
     opt.crs = crs;
@@ -593,8 +1127,9 @@ static PyObject *mod_synth(PyObject *mod, PyObject *args, PyObject *kwds)
     lg_context *ctx = new_context();
     if (!ctx)
         return NULL;
-    int interrupted = 0;
-    lg_context_set_progress(ctx, progress_check_signals, &interrupted);
+    progress_state ps;
+    progress_init(&ps);
+    lg_context_set_progress(ctx, progress_check_signals, &ps);
     lg_layer *layer = NULL;
     lg_error e;
     Py_BEGIN_ALLOW_THREADS e = lg_synth_county(ctx, &opt, &layer);
@@ -700,6 +1235,14 @@ static PyMethodDef mod_methods[] = {
      "synth_stations(cells=220, seed=0, stations=0, cell_size_m=1000.0, crs=None) -> (x, y)"},
     {"crs_check", (PyCFunction)mod_crs_check, METH_VARARGS,
      "crs_check(crs) -> normalised CRS string; raises CRSError."},
+    {"open_snapshot", (PyCFunction)(void (*)(void))mod_open_snapshot, METH_VARARGS | METH_KEYWORDS,
+     "open_snapshot(path, verify=True) -> Layer (memory-mapped)"},
+    {"read_snapshot", (PyCFunction)(void (*)(void))mod_read_snapshot, METH_VARARGS | METH_KEYWORDS,
+     "read_snapshot(data, verify=True) -> Layer (copied from a bytes-like object)"},
+    {"graph_from_edges", (PyCFunction)(void (*)(void))mod_graph_from_edges,
+     METH_VARARGS | METH_KEYWORDS, "graph_from_edges(n_nodes, a, b, weights=None) -> Graph"},
+    {"zones", (PyCFunction)(void (*)(void))mod_zones, METH_VARARGS | METH_KEYWORDS,
+     "zones(graph, layer, zone=None, ...) -> dict: plan (zone None) or validate a plan."},
     {"version", (PyCFunction)mod_version, METH_NOARGS, "version() -> the C library's version."},
     {"strerror", (PyCFunction)mod_strerror, METH_VARARGS, "strerror(code) -> description."},
     {NULL, NULL, 0, NULL},
@@ -721,7 +1264,7 @@ PyMODINIT_FUNC PyInit__libgrid(void);
 PyMODINIT_FUNC PyInit__libgrid(void)
 {
     import_array();
-    if (PyType_Ready(&LayerType) < 0)
+    if (PyType_Ready(&LayerType) < 0 || PyType_Ready(&GraphType) < 0)
         return NULL;
     PyObject *errors = PyImport_ImportModule("libgrid._errors");
     if (!errors)
@@ -740,6 +1283,12 @@ PyMODINIT_FUNC PyInit__libgrid(void)
     Py_INCREF(&LayerType);
     if (PyModule_AddObject(m, "Layer", (PyObject *)&LayerType) < 0) {
         Py_DECREF(&LayerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&GraphType);
+    if (PyModule_AddObject(m, "Graph", (PyObject *)&GraphType) < 0) {
+        Py_DECREF(&GraphType);
         Py_DECREF(m);
         return NULL;
     }
