@@ -356,7 +356,7 @@ static lg_error exact_pass(adj_work *w)
     if (nseg >= NIL)
         return lg__fail(w->ctx, LG_ERR_ARG, "lg_layer_adjacency: %zu segments are too many", nseg);
     size_t cap = 16;
-    while (cap < 2 * nseg)
+    while (cap < nseg) /* load factor 0.5..1: chains stay short, the table small */
         cap *= 2;
     uint32_t *head = lg__malloc(al, cap * sizeof *head);
     seg_entry *ent = lg__malloc(al, (nseg ? nseg : 1) * sizeof *ent);

@@ -140,6 +140,89 @@ static void check_plan_structure(const lg_stations *st, const plan *p, size_t mi
     free(nb);
 }
 
+/* Is the set m[0..k) a star in g (some member adjacent to all others)? */
+static bool is_star(const lg_graph *g, const int64_t *m, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        bool ok = true;
+        for (size_t j = 0; j < k && ok; j++)
+            ok = j == i || lg_graph_weight(g, (size_t)m[i], (size_t)m[j]) > 0;
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Brute-force oracle of the balance: no move of one station to another group and no
+ * swap of two stations between groups keeps every group a star of 2..3 stations and
+ * lowers the sum of squared group scores.
+ */
+static void check_locally_balanced(const lg_stations *st, const plan *p)
+{
+    const lg_graph *g = lg_stations_graph(st);
+    size_t n = p->n, ng = 0;
+    int64_t *gid = malloc(n * sizeof *gid);
+    int64_t(*mem)[3] = calloc(n, sizeof *mem);
+    size_t *sz = calloc(n, sizeof *sz);
+    double *w = calloc(n, sizeof *w);
+    for (size_t s = 0; s < n; s++)
+        gid[s] = -1;
+    for (size_t s = 0; s < n; s++)
+        if (p->kind[s] == LG_STATION_CENTRAL)
+            gid[s] = (int64_t)ng++;
+    for (size_t s = 0; s < n; s++)
+        if (p->kind[s] == LG_STATION_BASE)
+            gid[s] = gid[p->central[s]];
+    for (size_t s = 0; s < n; s++)
+        if (gid[s] >= 0) {
+            assert_true(sz[gid[s]] < 3);
+            mem[gid[s]][sz[gid[s]]++] = (int64_t)s;
+            w[gid[s]] += p->score[s];
+        }
+    for (size_t a = 0; a < ng; a++)
+        for (size_t b = 0; b < ng; b++) {
+            if (a == b || sz[a] < 2 || sz[b] < 2)
+                continue;
+            for (size_t i = 0; i < sz[a]; i++) {
+                int64_t v = mem[a][i];
+                double sv = p->score[v];
+                int64_t ra[3], rb[4];
+                size_t na = 0, nb = 0;
+                for (size_t j = 0; j < sz[a]; j++)
+                    if (j != i)
+                        ra[na++] = mem[a][j];
+                for (size_t j = 0; j < sz[b]; j++)
+                    rb[nb++] = mem[b][j];
+                rb[nb] = v;
+                double base = w[a] * w[a] + w[b] * w[b];
+                if (na >= 2 && nb + 1 <= 3 && is_star(g, ra, na) && is_star(g, rb, nb + 1)) {
+                    double d = (w[a] - sv) * (w[a] - sv) + (w[b] + sv) * (w[b] + sv) - base;
+                    assert_true(d >= -1e-9);
+                }
+                for (size_t j = 0; j < sz[b]; j++) {
+                    int64_t u = mem[b][j];
+                    double su = p->score[u];
+                    int64_t xa[3], xb[3];
+                    size_t ka = 0, kb = 0;
+                    for (size_t t = 0; t < sz[a]; t++)
+                        xa[ka++] = t == i ? u : mem[a][t];
+                    for (size_t t = 0; t < sz[b]; t++)
+                        xb[kb++] = t == j ? v : mem[b][t];
+                    if (is_star(g, xa, ka) && is_star(g, xb, kb)) {
+                        double d = (w[a] - sv + su) * (w[a] - sv + su) +
+                                   (w[b] - su + sv) * (w[b] - su + sv) - base;
+                        assert_true(d >= -1e-9);
+                    }
+                }
+            }
+        }
+    free(gid);
+    free(mem);
+    free(sz);
+    free(w);
+}
+
 /* ------------------------------------------------------------- hand-made */
 
 /* 5 x 5 stations: the 16 around the edge are border stations, the 3 x 3 core is split. */
@@ -392,6 +475,8 @@ static void check_county(size_t cells, size_t stations, uint64_t seed, bool orac
     for (size_t s = 0; s < stations; s++)
         assert_true(sum[s] == lg_stations_workload(st, wf)[s]);
     free(sum);
+    if (oracle && p.feasible)
+        check_locally_balanced(st, &p);
     if (oracle) {
         /* GEOS: adjacency of jurisdictions and border = shares >= 100 m with the outline */
         GEOSContextHandle_t h = lg__geos(ctx);

@@ -204,7 +204,7 @@ typedef struct lg_classify_options {
  * groups as the adjacency allows, balancing the summed score of each group;
  * the central station of a group is its highest-scoring possible centre. Score =
  * sum over fields of weight * value / (largest value of the field).
- * Deterministic. See docs/ARCHITECTURE.md, "Station classes".
+ * Deterministic. The method is described at the top of libgrid/stations.c.
  * @param kind     out, n values (n = lg_stations_count)
  * @param central  out, n values: central row of base stations, LG_NONE otherwise
  * @param score    out (may be NULL), n values: the workload score
