@@ -3,10 +3,12 @@
  * from cells (adjacency + jurisdiction unions + workload), and station classification,
  * on generated counties from fixed seeds. Prints the median of --runs runs.
  *
- * Not in bench/meson.build yet; build by hand from a configured build directory:
- *   cc -O2 -Iinclude -Ilibgrid bench/bench_plan.c build-plan/libgrid.a \
- *      -lgeos_c -lproj -lshp -ljson-c -lm -lpthread -o build-plan/bench_plan
+ * Not in bench/meson.build yet; build by hand against a configured build directory:
+ *   cc -O2 -Iinclude bench/bench_plan.c -Lbuild-plan -lgrid -Wl,-rpath,$PWD/build-plan \
+ *      -lm -o build-plan/bench_plan
  *   ./build-plan/bench_plan [--sizes 10000,100000] [--runs 3]
+ * (in bench/meson.build: executable('bench_plan', files('bench_plan.c'),
+ *  dependencies : [libgrid_static_dep]) like bench_locate.)
  */
 #include "libgrid.h"
 
