@@ -578,6 +578,9 @@ static lg_error near_pass(adj_work *w)
     GEOSGeometry **lines = NULL, **buf = NULL;
     cand_ctx cc = {.w = w};
     lg_error err = LG_OK;
+    const lg_rtree *tree = lg__layer_rtree(l); /* built on first need for mapped layers */
+    if (!tree)
+        return lg__fail(w->ctx, LG_ERR_NOMEM, "lg_layer_adjacency: out of memory");
     for (size_t c = 0; c < l->ncells; c++) {
         const double *ub = w->ubox + 4 * c;
         if (isnan(ub[0]))
@@ -585,7 +588,7 @@ static lg_error near_pass(adj_work *w)
         double q[4] = {ub[0] - w->gap, ub[1] - w->gap, ub[2] + w->gap, ub[3] + w->gap};
         cc.c = c;
         cc.n = 0;
-        lg_rtree_search(l->rtree, q, cand_iter, &cc);
+        lg_rtree_search(tree, q, cand_iter, &cc);
         if (cc.nomem) {
             err = lg__fail(w->ctx, LG_ERR_NOMEM, "lg_layer_adjacency: out of memory");
             goto done;
