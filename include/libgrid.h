@@ -396,5 +396,6 @@ LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, c
 #include "libgrid/units.h"
 #include "libgrid/coverage.h"
 #include "libgrid/snapshot.h"
+#include "libgrid/derive.h"
 
 #endif /* LIBGRID_H */

@@ -1,0 +1,2 @@
+/* derive: declared in include/libgrid/derive.h */
+#include "internal.h"
