@@ -36,7 +36,13 @@ static PyObject *raise_code(lg_error err, const char *msg)
         return NULL;
     if (!cls)
         cls = PyExc_OSError; /* unreachable while the table covers every code */
-    PyErr_SetString(cls, msg && *msg ? msg : lg_strerror(err));
+    const char *m = msg && *msg ? msg : lg_strerror(err);
+    /* decoded leniently: a message may quote a file's non-UTF-8 bytes */
+    PyObject *str = PyUnicode_DecodeUTF8(m, (Py_ssize_t)strlen(m), "replace");
+    if (!str)
+        return NULL;
+    PyErr_SetObject(cls, str);
+    Py_DECREF(str);
     return NULL;
 }
 
@@ -49,6 +55,15 @@ static PyObject *raise_ctx(lg_error err, const lg_context *ctx)
 }
 
 static lg_context *new_context(void);
+
+/* A C string from the library as str: invalid UTF-8 (a file's bytes, or an unverified
+ * corrupt snapshot) is replaced, never an exception; NULL gives None. */
+static PyObject *text(const char *s)
+{
+    if (!s)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
 
 /*
  * Progress callback for long calls made without the GIL: at most every 50 ms it takes
@@ -131,10 +146,7 @@ static Py_ssize_t Layer_len(LayerObject *self)
 static PyObject *Layer_get_crs(LayerObject *self, void *closure)
 {
     (void)closure;
-    const char *crs = lg_layer_crs(self->layer);
-    if (!crs)
-        Py_RETURN_NONE;
-    return PyUnicode_FromString(crs);
+    return text(lg_layer_crs(self->layer));
 }
 
 static PyObject *Layer_get_bounds(LayerObject *self, void *closure)
@@ -173,7 +185,7 @@ static PyObject *Layer_fields(LayerObject *self, PyObject *unused)
     if (!list)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        PyObject *t = Py_BuildValue("(ss)", lg_layer_field_name(self->layer, i),
+        PyObject *t = Py_BuildValue("(Ns)", text(lg_layer_field_name(self->layer, i)),
                                     type_name(lg_layer_field_type(self->layer, i)));
         if (!t) {
             Py_DECREF(list);
@@ -282,7 +294,7 @@ static PyObject *Layer_problems(LayerObject *self, PyObject *unused)
         const char *msg = NULL;
         lg_layer_problem(self->layer, i, &row, &kind, &x, &y, &msg);
         const char *k = (int)kind >= 1 && (int)kind <= 6 ? kinds[kind] : "unknown";
-        PyObject *t = Py_BuildValue("(Lsdds)", (long long)row, k, x, y, msg ? msg : "");
+        PyObject *t = Py_BuildValue("(LsddN)", (long long)row, k, x, y, text(msg ? msg : ""));
         if (!t) {
             Py_DECREF(list);
             return NULL;
@@ -842,8 +854,8 @@ static PyObject *plan_to_dict(const lg_zone_plan *p)
         size_t ncells = 0;
         const char *msg = NULL;
         lg_zone_plan_problem(p, i, &kind, &zone, &cells, &ncells, &msg);
-        PyObject *t = Py_BuildValue("(sLNs)", zone_problem_name(kind), (long long)zone,
-                                    copy_int64(cells, ncells), msg ? msg : "");
+        PyObject *t = Py_BuildValue("(sLNN)", zone_problem_name(kind), (long long)zone,
+                                    copy_int64(cells, ncells), text(msg ? msg : ""));
         if (!t) {
             Py_DECREF(problems);
             Py_DECREF(hist);
