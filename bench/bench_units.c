@@ -10,7 +10,7 @@
  * background writer moves units, moves are timed while a background reader queries.
  * The peers are timed alone (single thread, no lock): their best case. Times are wall
  * clock (CLOCK_MONOTONIC) medians of --runs runs with fixed seeds; ratios are the peer's
- * ns/op over ours. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R]
+ * ns/op over ours. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R] [--load L]
  */
 #define _POSIX_C_SOURCE 200809L
 #include "libgrid.h"
@@ -81,6 +81,7 @@ static double median(double *v, int n)
 
 static size_t N = 10000, Q = 20000, M = 20000;
 static int RUNS = 5;
+static double LOAD = 0; /* bucket_load option, 0: the default */
 static double *ux, *uy; /* initial unit positions */
 static uint8_t *pass;   /* unit passes the filter (status == AVAILABLE) */
 static int32_t *ustatus;
@@ -135,7 +136,8 @@ static void *bg_main(void *arg)
 static lg_units *ours_build(void)
 {
     lg_units *reg = NULL;
-    if (lg_units_new(NULL, NULL, &reg) != LG_OK)
+    lg_units_options o = {.bucket_load = LOAD};
+    if (lg_units_new(NULL, &o, &reg) != LG_OK)
         exit(1);
     int64_t *ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++)
@@ -363,6 +365,8 @@ int main(int argc, char **argv)
             Q = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--moves"))
             M = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--load"))
+            LOAD = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs"))
             RUNS = atoi(argv[i + 1]);
     }

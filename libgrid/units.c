@@ -85,7 +85,7 @@ typedef struct u_stripe {
 
 /* A writer-owned copy of one batch (update or removal), replayed into the lagging copy. */
 typedef struct u_log {
-    bool pending, remove;
+    bool remove;
     size_t n, cap;
     int64_t *ids, *station;
     double *x, *y, *t;
@@ -100,8 +100,11 @@ struct lg_units {
     _Alignas(64) atomic_int front;
     _Alignas(64) u_stripe ind[2][U_STRIPES]; /* readers in each copy, striped */
     pthread_mutex_t wlock;
-    /* the last published batch, which the other copy still lacks (writer only) */
-    u_log log;
+    /* writer only: batches accepted but not yet in both copies; copy c holds the first
+     * applied[c] of them, the published copy all but the deferred ones */
+    u_log *rec;
+    size_t nrec, caprec;
+    size_t applied[2];
     /* options */
     const lg_layer *cells;
     int64_t *cell_station;
@@ -567,15 +570,18 @@ void lg_units_free(lg_units *u)
     st_free(&u->st[0]);
     st_free(&u->st[1]);
     lg__free(&u->alloc, u->cell_station);
-    u_log *g = &u->log;
-    lg__free(&u->alloc, g->ids);
-    lg__free(&u->alloc, g->station);
-    lg__free(&u->alloc, g->x);
-    lg__free(&u->alloc, g->y);
-    lg__free(&u->alloc, g->t);
-    lg__free(&u->alloc, g->status);
-    lg__free(&u->alloc, g->kind);
-    lg__free(&u->alloc, g->caps);
+    for (size_t r = 0; r < u->caprec; r++) {
+        u_log *g = &u->rec[r];
+        lg__free(&u->alloc, g->ids);
+        lg__free(&u->alloc, g->station);
+        lg__free(&u->alloc, g->x);
+        lg__free(&u->alloc, g->y);
+        lg__free(&u->alloc, g->t);
+        lg__free(&u->alloc, g->status);
+        lg__free(&u->alloc, g->kind);
+        lg__free(&u->alloc, g->caps);
+    }
+    lg__free(&u->alloc, u->rec);
     pthread_mutex_destroy(&u->wlock);
     lg__free(&u->alloc, u);
 }
@@ -630,8 +636,14 @@ static void wait_free(lg_units *u, int c)
     for (int i = 0; i < U_STRIPES; i++) {
         unsigned spins = 0;
         while (atomic_load(&u->ind[c][i].n) != 0) {
-            if (++spins > 64)
+            /* a query takes about a microsecond: spin for a few before giving the CPU
+             * away, which costs a scheduler time slice on a busy machine */
+            if (++spins > 4096)
                 sched_yield();
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+            else
+                __builtin_ia32_pause();
+#endif
         }
     }
 }
@@ -660,7 +672,6 @@ enum { LOG_XY = 1, LOG_T = 2, LOG_STATUS = 4, LOG_CAPS = 8, LOG_KIND = 16, LOG_S
 /* Record the batch just published (the arrays were reserved by log_grow). */
 static void log_set(u_log *g, const lg_units_batch *b, const int64_t *rm_ids, size_t rm_n)
 {
-    g->pending = true;
     g->remove = rm_ids != NULL;
     size_t n = rm_ids ? rm_n : b->n;
     g->n = n;
@@ -699,29 +710,116 @@ static lg_units_batch log_batch(const u_log *g)
     return b;
 }
 
-/* Bring the lagging copy c up to date with the log. Writer lock held. */
-static bool catch_up(lg_units *u, int c)
+/* Copy a batch (or a removal) into a new log record. False on NOMEM (log unchanged). */
+static bool rec_push(lg_units *u, const lg_units_batch *b, const int64_t *rm_ids, size_t rm_n)
 {
-    u_log *g = &u->log;
-    if (!g->pending)
-        return true;
-    wait_free(u, c);
-    if (g->remove) {
-        st_remove(&u->st[c], g->ids, g->n);
-    } else {
-        lg_units_batch b = log_batch(g);
-        if (!st_reserve_batch(&u->st[c], &b))
+    if (u->nrec == u->caprec) {
+        size_t c = u->caprec ? 2 * u->caprec : 8;
+        u_log *r = lg__realloc(&u->alloc, u->rec, c * sizeof *r);
+        if (!r)
             return false;
-        st_apply(&u->st[c], &b);
+        memset(r + u->caprec, 0, (c - u->caprec) * sizeof *r);
+        u->rec = r;
+        u->caprec = c;
+    }
+    u_log *g = &u->rec[u->nrec];
+    if (!log_grow(&u->alloc, g, rm_ids ? rm_n : b->n))
+        return false;
+    log_set(g, b, rm_ids, rm_n);
+    u->nrec++;
+    return true;
+}
+
+/* Drop the records both copies hold; their buffers move to the end for reuse. */
+static void rec_compact(lg_units *u)
+{
+    size_t m = u->applied[0] < u->applied[1] ? u->applied[0] : u->applied[1];
+    if (!m)
+        return;
+    for (size_t i = 0; i < m; i++) {
+        /* rotate left by m, one record at a time (m is small: usually 1) */
+        u_log t = u->rec[0];
+        memmove(u->rec, u->rec + 1, (u->caprec - 1) * sizeof *u->rec);
+        u->rec[u->caprec - 1] = t;
+    }
+    u->nrec -= m;
+    u->applied[0] -= m;
+    u->applied[1] -= m;
+}
+
+static bool copy_free(lg_units *u, int c)
+{
+    for (int i = 0; i < U_STRIPES; i++)
+        if (atomic_load(&u->ind[c][i].n) != 0)
+            return false;
+    return true;
+}
+
+/* Apply the records copy c lacks. False on NOMEM (c keeps what it applied). */
+static bool bring(lg_units *u, int c)
+{
+    while (u->applied[c] < u->nrec) {
+        const u_log *g = &u->rec[u->applied[c]];
+        if (g->remove) {
+            st_remove(&u->st[c], g->ids, g->n);
+        } else {
+            lg_units_batch b = log_batch(g);
+            if (!st_reserve_batch(&u->st[c], &b))
+                return false;
+            st_apply(&u->st[c], &b);
+        }
+        u->applied[c]++;
     }
     st_maybe_regrid(u, &u->st[c]);
-    g->pending = false;
     return true;
+}
+
+#define U_DEFER_MAX 256 /* deferred batches before the writer waits for readers */
+
+typedef enum { PUB_OK, PUB_DEFERRED, PUB_NOMEM } pub_result;
+
+/*
+ * Publish the deferred records: bring the other copy up to date and flip. Without
+ * wait, give up (deferring) when a reader is still in that copy. Writer lock held.
+ */
+static pub_result publish_pending(lg_units *u, bool wait)
+{
+    int f = atomic_load(&u->front), o = !f;
+    if (u->applied[f] == u->nrec)
+        return PUB_OK;
+    if (u->nrec - u->applied[f] > U_DEFER_MAX)
+        wait = true;
+    if (!copy_free(u, o)) {
+        if (!wait)
+            return PUB_DEFERRED;
+        wait_free(u, o);
+    }
+    if (!bring(u, o))
+        return PUB_NOMEM;
+    atomic_store(&u->front, o); /* publish: new readers use o from now on */
+    rec_compact(u);
+    return PUB_OK;
+}
+
+/* Is there a unit with this id, counting deferred insertions? */
+static bool unit_known(const lg_units *u, int64_t id)
+{
+    int f = atomic_load(&u->front);
+    if (h_find(&u->st[f], id) >= 0)
+        return true;
+    for (size_t r = u->applied[f]; r < u->nrec; r++) {
+        const u_log *g = &u->rec[r];
+        if (!g->remove && (g->cols & LOG_XY))
+            for (size_t i = 0; i < g->n; i++)
+                if (g->ids[i] == id)
+                    return true;
+    }
+    return false;
 }
 
 /* ------------------------------------------------------------ writers */
 
-static lg_error check_batch(lg_context *ctx, const u_state *s, const lg_units_batch *b)
+static lg_error check_batch(lg_context *ctx, const lg_units *u, const lg_units_batch *b)
 {
     if (!b || (b->n && !b->ids))
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_update: batch or ids is NULL");
@@ -747,7 +845,7 @@ static lg_error check_batch(lg_context *ctx, const u_state *s, const lg_units_ba
             return lg__fail(ctx, LG_ERR_ARG,
                             "lg_units_update: record %zu (unit %lld): kind %d is not in 0..%d", i,
                             (long long)id, (int)b->kind[i], LG_UNIT_KINDS - 1);
-        if (!b->x && h_find(s, id) < 0)
+        if (!b->x && !unit_known(u, id))
             return lg__fail(ctx, LG_ERR_NOT_FOUND,
                             "lg_units_update: record %zu: unknown unit %lld and no position to "
                             "insert it with",
@@ -762,23 +860,15 @@ lg_error lg_units_update(lg_context *ctx, lg_units *u, const lg_units_batch *b)
     if (!u)
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_update: units is NULL");
     pthread_mutex_lock(&u->wlock);
-    int f = atomic_load(&u->front), o = !f;
-    /* checked against the published state, the latest */
-    lg_error err = check_batch(ctx, &u->st[f], b);
-    if (!err && !log_grow(&u->alloc, &u->log, b->n))
+    lg_error err = check_batch(ctx, u, b);
+    if (!err && !rec_push(u, b, NULL, 0))
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
-    if (!err && (!catch_up(u, o) || !st_reserve_batch(&u->st[o], b)))
+    if (!err && publish_pending(u, false) == PUB_NOMEM) {
+        u->nrec--; /* not in the published copy: withdraw it */
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
-    if (err) {
-        pthread_mutex_unlock(&u->wlock);
-        return err;
     }
-    st_apply(&u->st[o], b);
-    st_maybe_regrid(u, &u->st[o]);
-    atomic_store(&u->front, o);   /* publish: new readers use o from now on */
-    log_set(&u->log, b, NULL, 0); /* f lags by this batch until the next writer call */
     pthread_mutex_unlock(&u->wlock);
-    return LG_OK;
+    return err;
 }
 
 lg_error lg_units_remove(lg_context *ctx, lg_units *u, const int64_t *ids, size_t n)
@@ -787,24 +877,36 @@ lg_error lg_units_remove(lg_context *ctx, lg_units *u, const int64_t *ids, size_
     if (!u || (n && !ids))
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_remove: units or ids is NULL");
     pthread_mutex_lock(&u->wlock);
-    int f = atomic_load(&u->front), o = !f;
+    /* removals are rare: publish what is deferred first, so the check sees it */
     lg_error err = LG_OK;
+    if (publish_pending(u, true) != PUB_OK)
+        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
+    int f = atomic_load(&u->front);
     for (size_t i = 0; i < n && !err; i++)
         if (h_find(&u->st[f], ids[i]) < 0)
             err = lg__fail(ctx, LG_ERR_NOT_FOUND, "lg_units_remove: record %zu: unknown unit %lld",
                            i, (long long)ids[i]);
-    if (!err && (!log_grow(&u->alloc, &u->log, n) || !catch_up(u, o)))
+    if (!err && !rec_push(u, NULL, ids, n))
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
-    if (err) {
-        pthread_mutex_unlock(&u->wlock);
-        return err;
+    if (!err && publish_pending(u, true) != PUB_OK) {
+        u->nrec--;
+        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
     }
-    st_remove(&u->st[o], ids, n);
-    st_maybe_regrid(u, &u->st[o]);
-    atomic_store(&u->front, o);
-    log_set(&u->log, NULL, ids, n);
     pthread_mutex_unlock(&u->wlock);
-    return LG_OK;
+    return err;
+}
+
+lg_error lg_units_flush(lg_context *ctx, lg_units *u)
+{
+    lg__clear(ctx);
+    if (!u)
+        return lg__fail(ctx, LG_ERR_ARG, "lg_units_flush: units is NULL");
+    pthread_mutex_lock(&u->wlock);
+    lg_error err = LG_OK;
+    if (publish_pending(u, true) != PUB_OK)
+        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_flush: out of memory");
+    pthread_mutex_unlock(&u->wlock);
+    return err;
 }
 
 size_t lg_units_count(lg_units *u)

@@ -233,6 +233,12 @@ static void test_one_writer_many_readers(void **state)
             (long)atomic_load(&sh.batches), checks, fails);
     assert_int_equal(fails, 0);
     assert_true(checks > 0);
+    /* everything the writer was told is published after a flush */
+    assert_int_equal(lg_units_flush(NULL, sh.reg), LG_OK);
+    lg_units_view v;
+    lg_units_view_acquire(sh.reg, &v);
+    assert_int_equal(lg_units_view_version(&v), (uint64_t)atomic_load(&sh.batches) + 1);
+    lg_units_view_release(&v);
     assert_int_equal(lg_units_count(sh.reg), NUNITS);
     lg_units_free(sh.reg);
     free(ids);

@@ -6,17 +6,18 @@
  * CRS. GPS/BeiDou lon/lat must be transformed first (lg_transform_apply, in batches).
  *
  * Concurrency model (docs/DISPATCH.md): two copies of the state (unit arrays, id
- * map, bucket grid) and a lagging replay. Readers use the published copy; the one
- * writer applies a batch to the other copy and publishes it with one atomic store.
- * The copy it left lags by that batch, which the next writer call replays into it
- * once no reader that pinned it before the publication remains (normally none: that
- * was a whole writer call ago). Readers never block and never see a half-applied
- * batch: a pin is one atomic increment of a striped counter between two loads of
- * the published index (retried only if a publication falls in between), a release
- * one decrement. Costs: twice the memory, every batch applied twice (once deferred)
- * and copied into the writer's log; the writer waits only for a reader that holds a
- * view across two writer calls (e.g. descheduled), never the other way round.
- * Updates from several threads are serialised by a mutex in the registry.
+ * map, bucket grid) and a log of the batches one copy still lacks. Readers use the
+ * published copy; the one writer brings the other copy up to date, applies the new
+ * batch to it and publishes it with one atomic store. It may write that copy only
+ * when no reader is left in it, i.e. no reader still holds a view it took before the
+ * previous publication. When one does, the writer does not wait: it keeps the batch
+ * in the log (deferred) and returns; the next writer call that finds the copy free,
+ * or lg_units_flush, publishes all deferred batches at once. Readers never block and
+ * never see a part of a batch: a pin is one atomic increment of a striped counter
+ * between two loads of the published index (retried only if a publication falls in
+ * between), a release one decrement. Costs: twice the memory, every batch applied
+ * twice and copied once into the log. Updates from several threads are serialised
+ * by a mutex in the registry.
  */
 #ifndef LIBGRID_UNITS_H
 #define LIBGRID_UNITS_H
@@ -122,11 +123,23 @@ typedef struct lg_units_batch {
  * is checked first: on any error (LG_ERR_ARG for a negative id, a NaN or infinite
  * coordinate, a status or kind out of range; LG_ERR_NOT_FOUND; LG_ERR_NOMEM) the
  * registry is unchanged and ctx names the record and the reason. Readers see the
- * batch all at once, never a part of it, from the moment the call returns. Cost:
- * O(previous batch + batch).
+ * batch all at once, never a part of it: from the moment the call returns, unless a
+ * reader still holds a view taken before the previous publication; then the batch is
+ * deferred until the next writer call that finds no such reader, or lg_units_flush
+ * (after 256 deferred batches the writer waits for the readers). Cost: O(batch) twice,
+ * plus a copy into the log.
  */
 LG_API lg_error lg_units_update(lg_context *ctx, lg_units *units, const lg_units_batch *batch);
-/** Remove n units; LG_ERR_NOT_FOUND (registry unchanged) if any id is unknown. */
+/**
+ * Publish deferred batches, waiting for readers that hold old views if necessary.
+ * After it returns LG_OK every batch accepted before is visible.
+ */
+LG_API lg_error lg_units_flush(lg_context *ctx, lg_units *units);
+/**
+ * Remove n units; LG_ERR_NOT_FOUND (registry unchanged) if any id is unknown.
+ * Removals are rare: this call publishes deferred batches first and waits for
+ * readers holding old views, and the removal is visible when it returns.
+ */
 LG_API lg_error lg_units_remove(lg_context *ctx, lg_units *units, const int64_t *ids, size_t n);
 /** Number of units in the published state. */
 LG_API size_t lg_units_count(lg_units *units);
@@ -159,16 +172,16 @@ typedef struct lg_unit_results {
 
 /**
  * The k nearest units matching filter f (NULL: all) for each of n incidents
- * (x[i], y[i]). The whole batch sees one published state (a batch that outlasts
- * two writer calls makes the writer wait: split very large batches). LG_ERR_ARG for k == 0 or NULL
+ * (x[i], y[i]). The whole batch sees one published state (while it runs, the writer
+ * defers: split very large batches). LG_ERR_ARG for k == 0 or NULL
  * arrays; a non-finite incident gets an empty row.
  */
 LG_API lg_error lg_units_nearest(lg_units *units, const double *x, const double *y, size_t n,
                                  size_t k, const lg_unit_filter *f, const lg_unit_results *out);
 
 /**
- * A pinned, immutable state of the registry. A view held across two writer calls
- * makes the second one wait, so hold it for the span of a few queries. Views are plain
+ * A pinned, immutable state of the registry. While a view is held, updates after the
+ * next one are deferred, so hold it for the span of a few queries. Views are plain
  * values; a thread may hold several.
  */
 typedef struct lg_units_view {
