@@ -256,6 +256,21 @@ lg_error lgb_add_ring(lg_builder *b, const double *xy, size_t n, bool hole)
         if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))
             return lgb_fail(b, LG_ERR_GEOMETRY, "ring %zu point %zu is not finite (%g, %g)", ring,
                             i, xy[2 * i], xy[2 * i + 1]);
+    /*
+     * The exact predicates (polygon.c, accel.c) multiply coordinate differences and
+     * are exact only while no product overflows or underflows. Found by fuzz_wkt: a
+     * vertex at x = -6.6e253 made lg_layer_locate and lg__locate_exact disagree. So
+     * every coordinate is 0 or has a magnitude in [1e-100, 1e100] (real projected
+     * metres and degrees are far inside that range).
+     */
+    for (size_t i = 0; i < 2 * n; i++) {
+        double v = fabs(xy[i]);
+        if (v > 1e100 || (v != 0.0 && v < 1e-100))
+            return lgb_fail(b, LG_ERR_GEOMETRY,
+                            "ring %zu point %zu (%g, %g) is out of range (coordinates must be 0 "
+                            "or of magnitude 1e-100..1e100)",
+                            ring, i / 2, xy[i & ~(size_t)1], xy[i | 1]);
+    }
     if (xy[0] != xy[2 * (n - 1)] || xy[1] != xy[2 * (n - 1) + 1])
         return lgb_fail(b, LG_ERR_GEOMETRY,
                         "ring %zu is not closed (first point %.17g %.17g, last %.17g %.17g)", ring,
