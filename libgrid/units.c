@@ -105,6 +105,7 @@ struct lg_units {
     u_log *rec;
     size_t nrec, caprec;
     size_t applied[2];
+    size_t deferred_units; /* entries in the deferred records */
     /* options */
     const lg_layer *cells;
     int64_t *cell_station;
@@ -730,17 +731,16 @@ static bool rec_push(lg_units *u, const lg_units_batch *b, const int64_t *rm_ids
     return true;
 }
 
-/* Drop the records both copies hold; their buffers move to the end for reuse. */
+/* Drop the records both copies hold; their buffers move behind the live ones for reuse. */
 static void rec_compact(lg_units *u)
 {
     size_t m = u->applied[0] < u->applied[1] ? u->applied[0] : u->applied[1];
     if (!m)
         return;
-    for (size_t i = 0; i < m; i++) {
-        /* rotate left by m, one record at a time (m is small: usually 1) */
-        u_log t = u->rec[0];
-        memmove(u->rec, u->rec + 1, (u->caprec - 1) * sizeof *u->rec);
-        u->rec[u->caprec - 1] = t;
+    for (size_t i = m; i < u->nrec; i++) {
+        u_log t = u->rec[i - m];
+        u->rec[i - m] = u->rec[i];
+        u->rec[i] = t;
     }
     u->nrec -= m;
     u->applied[0] -= m;
@@ -774,7 +774,9 @@ static bool bring(lg_units *u, int c)
     return true;
 }
 
-#define U_DEFER_MAX 256 /* deferred batches before the writer waits for readers */
+/* deferred batches / unit updates before the writer waits for readers (memory bound) */
+#define U_DEFER_MAX 65536
+#define U_DEFER_MAX_UNITS (1u << 20)
 
 typedef enum { PUB_OK, PUB_DEFERRED, PUB_NOMEM } pub_result;
 
@@ -787,7 +789,7 @@ static pub_result publish_pending(lg_units *u, bool wait)
     int f = atomic_load(&u->front), o = !f;
     if (u->applied[f] == u->nrec)
         return PUB_OK;
-    if (u->nrec - u->applied[f] > U_DEFER_MAX)
+    if (u->nrec - u->applied[f] > U_DEFER_MAX || u->deferred_units > U_DEFER_MAX_UNITS)
         wait = true;
     if (!copy_free(u, o)) {
         if (!wait)
@@ -797,6 +799,7 @@ static pub_result publish_pending(lg_units *u, bool wait)
     if (!bring(u, o))
         return PUB_NOMEM;
     atomic_store(&u->front, o); /* publish: new readers use o from now on */
+    u->deferred_units = 0;
     rec_compact(u);
     return PUB_OK;
 }
@@ -863,8 +866,11 @@ lg_error lg_units_update(lg_context *ctx, lg_units *u, const lg_units_batch *b)
     lg_error err = check_batch(ctx, u, b);
     if (!err && !rec_push(u, b, NULL, 0))
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
+    if (!err)
+        u->deferred_units += b->n;
     if (!err && publish_pending(u, false) == PUB_NOMEM) {
         u->nrec--; /* not in the published copy: withdraw it */
+        u->deferred_units -= b->n;
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
     }
     pthread_mutex_unlock(&u->wlock);

@@ -126,7 +126,8 @@ typedef struct lg_units_batch {
  * batch all at once, never a part of it: from the moment the call returns, unless a
  * reader still holds a view taken before the previous publication; then the batch is
  * deferred until the next writer call that finds no such reader, or lg_units_flush
- * (after 256 deferred batches the writer waits for the readers). Cost: O(batch) twice,
+ * (after 65,536 deferred batches or 2^20 deferred unit updates the writer waits
+ * for the readers). Cost: O(batch) twice,
  * plus a copy into the log.
  */
 LG_API lg_error lg_units_update(lg_context *ctx, lg_units *units, const lg_units_batch *batch);
