@@ -492,8 +492,9 @@ typedef struct area_work {
     GEOSGeometry **buf; /* per facility, made on first use */
     lg_builder *b;      /* uncovered layer (per-cell rows), or NULL */
     size_t fcell, farea;
-    GEOSGeometry **pieces; /* dissolve: uncovered pieces */
+    GEOSGeometry **pieces; /* dissolve: the cells not wholly covered */
     size_t npieces, cappieces;
+    uint8_t *used; /* dissolve: facilities whose buffer meets such a cell */
 } area_work;
 
 static const GEOSGeometry *fac_buffer(area_work *w, int64_t f)
@@ -513,7 +514,9 @@ static lg_error add_piece(area_work *w, size_t row, GEOSGeometry *g, double area
 {
     lg_error e = LG_OK;
     if (w->pieces) {
-        if (!g && !(g = lg__cell_to_geos(w->h, w->l, row)))
+        if (g)
+            GEOSGeom_destroy_r(w->h, g);
+        if (!(g = lg__cell_to_geos(w->h, w->l, row)))
             return lg__fail(w->ctx, LG_ERR_INTERNAL, "lg_coverage_area: cell %zu: GEOS: %s", row,
                             w->ctx->geos_msg);
         if (w->npieces == w->cappieces &&
@@ -673,6 +676,8 @@ static lg_error area_clip(area_work *w, lg_area_result *res, double *cell_cov)
             }
             GEOSArea_r(w->h, g, &a1);
             cov = a0 - a1;
+            for (size_t k = 0; w->used && k < nc.n; k++)
+                w->used[nc.ids[k]] = 1;
             if (a1 > 0 && (w->b || w->pieces))
                 e = add_piece(w, i, g, a1);
             else
@@ -845,14 +850,38 @@ lg_error lg_coverage_area(lg_context *ctx, const lg_layer *layer, const double *
             goto done;
         }
         w.cappieces = dissolve ? 64 : 0;
+        if (dissolve && !(w.used = lg__calloc(&ctx->alloc, w.nf + 1, 1))) {
+            e = nomem(ctx, fn);
+            goto done;
+        }
         if ((e = area_clip(&w, res, cell_covered_m2)))
             goto done;
         if (dissolve) {
+            /* the cells not wholly covered share edges exactly: coverage union; then
+             * subtract the buffers that reach them */
             GEOSGeometry *c = collect(w.h, w.pieces, w.npieces);
             w.npieces = 0;
-            GEOSGeometry *u = c ? GEOSUnaryUnion_r(w.h, c) : NULL;
-            if (c)
-                GEOSGeom_destroy_r(w.h, c);
+            GEOSGeometry *u = c ? union_cells(w.h, c) : NULL;
+            size_t nb = 0;
+            GEOSGeometry **bs = lg__malloc(&ctx->alloc, (w.nf + 1) * sizeof *bs);
+            for (size_t f = 0; bs && f < w.nf; f++)
+                if (w.used[f] && w.buf[f] && (bs[nb] = GEOSGeom_clone_r(w.h, w.buf[f])))
+                    nb++;
+            if (u && bs && nb) {
+                GEOSGeometry *bc = collect(w.h, bs, nb);
+                GEOSGeometry *bu = bc ? GEOSUnaryUnion_r(w.h, bc) : NULL;
+                GEOSGeometry *d = bu ? GEOSDifference_r(w.h, u, bu) : NULL;
+                if (bc)
+                    GEOSGeom_destroy_r(w.h, bc);
+                if (bu)
+                    GEOSGeom_destroy_r(w.h, bu);
+                GEOSGeom_destroy_r(w.h, u);
+                u = d;
+            } else {
+                for (size_t k = 0; k < nb; k++)
+                    GEOSGeom_destroy_r(w.h, bs[k]);
+            }
+            lg__free(&ctx->alloc, bs);
             if (!u) {
                 e = lg__fail(ctx, LG_ERR_INTERNAL, "%s: GEOS union of the uncovered parts: %s", fn,
                              ctx->geos_msg);
@@ -877,6 +906,7 @@ done:
     for (size_t k = 0; k < w.npieces; k++)
         GEOSGeom_destroy_r(w.h, w.pieces[k]);
     lg__free(&ctx->alloc, w.pieces);
+    lg__free(&ctx->alloc, w.used);
     if (w.b)
         lgb_free(w.b);
     return e;
