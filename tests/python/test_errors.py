@@ -119,3 +119,50 @@ def test_write_to_missing_directory(synth_grid, tmp_path):
 def test_grid_cannot_be_made_directly():
     with pytest.raises(TypeError):
         libgrid.Grid(None)
+
+
+def test_every_code_raises_its_class_through_the_extension():
+    """The C side's code -> class lookup, for every code, including those no Python call
+    can provoke on demand (out of memory, capacity, internal, cancelled)."""
+    from libgrid import _libgrid
+
+    for code, (cls, _) in CODES.items():
+        with pytest.raises(cls) as ei:
+            _libgrid._raise_code(code, b"file.shp: record 3: reason")
+        assert type(ei.value) is cls
+        assert str(ei.value) == "file.shp: record 3: reason"
+    # an empty message falls back to lg_strerror; a non-UTF-8 one is decoded leniently
+    with pytest.raises(libgrid.FormatError) as ei:
+        _libgrid._raise_code(4, b"")
+    assert str(ei.value) == _libgrid.strerror(4)
+    with pytest.raises(libgrid.FileError) as ei:
+        _libgrid._raise_code(3, b"caf\xe9.shp: cannot open")
+    assert str(ei.value).endswith(".shp: cannot open")
+
+
+def test_ctrl_c_interrupts_a_long_locate(synth_grid):
+    """SIGINT during a batch locate raises KeyboardInterrupt; the grid stays usable."""
+    import os
+    import signal
+    import threading
+
+    import numpy as np
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    n = 8 << 20
+    x = np.full(n, synth_grid.bounds[0] + 10.0)
+    y = np.full(n, synth_grid.bounds[1] + 10.0)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        rows = None
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            rows = synth_grid.locate(x, y)
+            timer.join()  # should the call be quicker than the timer
+            rows = synth_grid.locate(x, y)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+    assert synth_grid.locate(x[:10], y[:10]).shape == (10,)

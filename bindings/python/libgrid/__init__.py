@@ -627,6 +627,7 @@ class Adjacency:
         return csr_matrix((self.weights, self.indices, self.indptr), shape=(n, n))
 
     def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickle as the edge list."""
         a, b, w = self.edges
         return (_adjacency_from_edges, (len(self), a, b, w))
 

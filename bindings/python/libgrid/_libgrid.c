@@ -1235,6 +1235,18 @@ static PyObject *mod_strerror(PyObject *mod, PyObject *args)
     return PyUnicode_FromString(lg_strerror((lg_error)code));
 }
 
+/* _raise_code(code, message): raise as the library would (tests the code -> class table). */
+static PyObject *mod_raise_code(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    int code;
+    const char *msg;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "iy#", &code, &msg, &len))
+        return NULL;
+    return raise_code((lg_error)code, msg);
+}
+
 static PyMethodDef mod_methods[] = {
     {"load", (PyCFunction)(void (*)(void))mod_load, METH_VARARGS | METH_KEYWORDS,
      "load(path, id_field=None, crs=None, repair=False, format=None) -> Layer"},
@@ -1255,6 +1267,8 @@ static PyMethodDef mod_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "graph_from_edges(n_nodes, a, b, weights=None) -> Graph"},
     {"zones", (PyCFunction)(void (*)(void))mod_zones, METH_VARARGS | METH_KEYWORDS,
      "zones(graph, layer, zone=None, ...) -> dict: plan (zone None) or validate a plan."},
+    {"_raise_code", (PyCFunction)mod_raise_code, METH_VARARGS,
+     "_raise_code(code, message: bytes): raise the exception of an lg_error code (tests)."},
     {"version", (PyCFunction)mod_version, METH_NOARGS, "version() -> the C library's version."},
     {"strerror", (PyCFunction)mod_strerror, METH_VARARGS, "strerror(code) -> description."},
     {NULL, NULL, 0, NULL},
