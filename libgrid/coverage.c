@@ -1574,6 +1574,7 @@ lg_error lg_heat_aggregate(lg_context *ctx, const lg_layer *layer, const double 
     if (group_sum)
         memset(group_sum, 0, o.n_groups * sizeof *group_sum);
     lg_heat_summary s = {.incidents = n};
+    bool windowed = o.time_i || o.time_d;
     for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
         size_t i1 = n - i0 < CHUNK ? n : i0 + CHUNK, m = 0;
         for (size_t i = i0; i < i1; i++) {
@@ -1588,8 +1589,10 @@ lg_error lg_heat_aggregate(lg_context *ctx, const lg_layer *layer, const double 
                 continue;
             s.in_window++;
             if (!o.rows) {
-                tx[m] = x[i];
-                ty[m] = y[i];
+                if (windowed) {
+                    tx[m] = x[i];
+                    ty[m] = y[i];
+                }
                 ti[m++] = i;
             } else {
                 int64_t r = o.rows[i];
@@ -1610,7 +1613,11 @@ lg_error lg_heat_aggregate(lg_context *ctx, const lg_layer *layer, const double 
         }
         if (o.rows || !m)
             continue;
-        lg_layer_locate_many(layer, tx, ty, m, tr);
+        /* without a window the chunk is contiguous: locate in place, no copy */
+        if (windowed)
+            lg_layer_locate_many(layer, tx, ty, m, tr);
+        else
+            lg_layer_locate_many(layer, x + i0, y + i0, m, tr);
         for (size_t k = 0; k < m; k++) {
             int64_t r = tr[k];
             size_t i = ti[k];
