@@ -8,8 +8,7 @@
  * Exit codes follow sysexits.h. Results go to stdout, errors to stderr as
  * "libgrid: <message>".
  */
-#include "csv.h"
-#include "libgrid.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,34 +19,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-enum {
-    EX_OK_ = 0,
-    EX_USAGE_ = 64,
-    EX_DATAERR_ = 65,
-    EX_NOINPUT_ = 66,
-    EX_SOFTWARE_ = 70,
-    EX_CANTCREAT_ = 73,
-    EX_IOERR_ = 74,
-};
-
 /* Rows located per lg_layer_locate_crs call: memory stays constant on any input. */
 #define LOCATE_CHUNK 65536
-/* Longest CSV record accepted (guards against a stray quote swallowing the file). */
-#define MAX_RECORD ((size_t)64 << 20)
-
-#if defined(__GNUC__)
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#endif
-
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("libgrid: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------ help texts */
 
@@ -112,166 +85,6 @@ static const char usage_synth[] =
     "  --crs CRS          CRS label (default EPSG:4545)\n"
     "  -o, --output FILE  output file; .shp or .geojson/.json\n";
 
-/* ------------------------------------------------------- option parsing */
-
-typedef struct opt_spec {
-    const char *name; /* long name without "--" */
-    char short_name;  /* or 0 */
-    bool has_arg;
-} opt_spec;
-
-typedef struct parsed_opts {
-    const char *value[16]; /* by spec index; "" for flags that are set */
-    const char *pos[4];
-    size_t npos;
-    bool help;
-} parsed_opts;
-
-/* Parse argv against specs; returns 0, or EX_USAGE after printing why. */
-static int parse_opts(const char *cmd, int argc, char **argv, const opt_spec *specs, size_t max_pos,
-                      parsed_opts *po)
-{
-    memset(po, 0, sizeof *po);
-    bool only_pos = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
-            if (po->npos >= max_pos) {
-                errorf("%s: unexpected argument '%s' (see libgrid %s --help)", cmd, a, cmd);
-                return EX_USAGE_;
-            }
-            po->pos[po->npos++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            only_pos = true;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            po->help = true;
-            continue;
-        }
-        const char *inline_val = NULL;
-        size_t k;
-        for (k = 0; specs[k].name; k++) {
-            if (a[1] == '-') {
-                size_t n = strlen(specs[k].name);
-                if (strncmp(a + 2, specs[k].name, n) == 0 &&
-                    (a[2 + n] == '\0' || (a[2 + n] == '=' && specs[k].has_arg))) {
-                    inline_val = a[2 + n] == '=' ? a + 3 + n : NULL;
-                    break;
-                }
-            } else if (specs[k].short_name && a[1] == specs[k].short_name) {
-                inline_val = a[2] ? a + 2 : NULL;
-                if (inline_val && !specs[k].has_arg)
-                    continue;
-                break;
-            }
-        }
-        if (!specs[k].name) {
-            errorf("%s: unknown option '%s' (see libgrid %s --help)", cmd, a, cmd);
-            return EX_USAGE_;
-        }
-        if (!specs[k].has_arg) {
-            po->value[k] = "";
-            continue;
-        }
-        if (!inline_val) {
-            if (i + 1 >= argc) {
-                errorf("%s: option '%s' needs a value", cmd, a);
-                return EX_USAGE_;
-            }
-            inline_val = argv[++i];
-        }
-        po->value[k] = inline_val;
-    }
-    return 0;
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
-/* ----------------------------------------------------------- error codes */
-
-/* Exit code for a library error; load: the failing call read an input. */
-static int exit_for(lg_error e, bool input)
-{
-    switch (e) {
-    case LG_OK: return EX_OK_;
-    case LG_ERR_ARG: return EX_USAGE_;
-    case LG_ERR_NOT_FOUND: return EX_USAGE_; /* e.g. --id-field names no field */
-    case LG_ERR_IO: return input ? EX_NOINPUT_ : EX_CANTCREAT_;
-    case LG_ERR_FORMAT:
-    case LG_ERR_GEOMETRY:
-    case LG_ERR_UNSUPPORTED:
-    case LG_ERR_CRS: return EX_DATAERR_;
-    case LG_ERR_NOMEM:
-    case LG_ERR_CAPACITY:
-    case LG_ERR_INTERNAL:
-    case LG_ERR_CANCELLED: return EX_SOFTWARE_;
-    }
-    return EX_SOFTWARE_;
-}
-
-static int fail_ctx(lg_context *ctx, lg_error e, bool input)
-{
-    const char *m = lg_context_message(ctx);
-    errorf("%s", m && *m ? m : lg_strerror(e));
-    return exit_for(e, input);
-}
-
-/* An input path must exist and be a readable file: EX_NOINPUT otherwise. */
-static int check_input(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        errorf("%s: %s", path, strerror(errno));
-        return EX_NOINPUT_;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        errorf("%s: is a directory", path);
-        return EX_NOINPUT_;
-    }
-    return 0;
-}
-
-/* A user-given CRS must be known to PROJ: a usage error otherwise. */
-static int check_crs_arg(lg_context *ctx, const char *opt, const char *crs)
-{
-    if (!crs)
-        return 0;
-    lg_error e = lg_crs_check(ctx, crs, NULL);
-    if (e == LG_OK)
-        return 0;
-    const char *m = lg_context_message(ctx);
-    errorf("%s '%s': %s", opt, crs, m && *m ? m : lg_strerror(e));
-    return e == LG_ERR_CRS || e == LG_ERR_ARG ? EX_USAGE_ : exit_for(e, false);
-}
-
-static int load_grid(lg_context *ctx, const char *path, const char *id_field, const char *crs,
-                     unsigned flags, lg_layer **out)
-{
-    int rc = check_input(path);
-    if (rc)
-        return rc;
-    lg_load_options opt = {0};
-    opt.id_field = id_field;
-    opt.crs = crs;
-    opt.flags = flags;
-    lg_error e = lg_layer_load(ctx, path, &opt, out);
-    return e ? fail_ctx(ctx, e, true) : 0;
-}
-
 /* ------------------------------------------------------------------ info */
 
 static const char *type_name(lg_field_type t)
@@ -282,19 +95,6 @@ static const char *type_name(lg_field_type t)
     case LG_FIELD_TEXT: return "text";
     }
     return "?";
-}
-
-static const char *kind_name(lg_problem_kind k)
-{
-    switch (k) {
-    case LG_PROBLEM_INVALID: return "invalid";
-    case LG_PROBLEM_REPAIRED: return "repaired";
-    case LG_PROBLEM_EMPTY: return "empty";
-    case LG_PROBLEM_DUPLICATE_ID: return "duplicate_id";
-    case LG_PROBLEM_NULL_ID: return "null_id";
-    case LG_PROBLEM_OVERLAP: return "overlap";
-    }
-    return "unknown";
 }
 
 static int cmd_info(lg_context *ctx, int argc, char **argv)
@@ -347,7 +147,7 @@ static int cmd_info(lg_context *ctx, int argc, char **argv)
         const char *msg;
         if (lg_layer_problem(layer, i, &row, &kind, &x, &y, &msg) != LG_OK)
             continue;
-        printf("  row %lld: %s", (long long)row, kind_name(kind));
+        printf("  row %lld: %s", (long long)row, problem_kind_name(kind));
         if (!isnan(x) && !isnan(y))
             printf(" at %.17g %.17g", x, y);
         printf(": %s\n", msg ? msg : "");
@@ -439,17 +239,6 @@ static bool parse_coord(const char *s, double *out)
     return true;
 }
 
-static int find_col(const csv_reader *r, const char *name)
-{
-    for (size_t i = 0; i < csv_nfields(r); i++)
-        if (strcmp(csv_field(r, i), name) == 0)
-            return (int)i;
-    for (size_t i = 0; i < csv_nfields(r); i++)
-        if (strcasecmp(csv_field(r, i), name) == 0)
-            return (int)i;
-    return -1;
-}
-
 typedef struct out_ctx {
     FILE *out;
     const char *out_name;
@@ -497,6 +286,9 @@ static int write_chunk(const out_ctx *o, const chunk *c)
     return 0;
 }
 
+/* Rows located so far (the progress counter). */
+static unsigned long long rows_done;
+
 /* Locate the chunk's good rows and write the chunk; returns an exit code. */
 static int flush_chunk(lg_context *ctx, const out_ctx *o, const char *crs, chunk *c)
 {
@@ -506,6 +298,8 @@ static int flush_chunk(lg_context *ctx, const out_ctx *o, const char *crs, chunk
     lg_error e = lg_layer_locate_crs(ctx, o->layer, crs, c->x, c->y, c->n, c->row);
     if (e != LG_OK)
         return fail_ctx(ctx, e, false);
+    rows_done += c->n;
+    progress_rows("locate", rows_done);
     if (write_chunk(o, c) < 0) {
         errorf("%s: %s", o->out_name, strerror(errno));
         return EX_IOERR_;
@@ -699,6 +493,7 @@ static int cmd_locate(lg_context *ctx, int argc, char **argv)
     rc = flush_chunk(ctx, &o, crs, &c);
 
 done:
+    progress_rows_end();
     if (fflush(out) != 0 && rc == 0) {
         errorf("%s: %s", o.out_name, strerror(errno));
         rc = EX_IOERR_;
@@ -716,12 +511,6 @@ done:
 }
 
 /* ----------------------------------------------------------------- synth */
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
 
 static int cmd_synth(lg_context *ctx, int argc, char **argv)
 {
@@ -784,8 +573,6 @@ static int cmd_synth(lg_context *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------------ main */
 
-typedef int (*cmd_fn)(lg_context *ctx, int argc, char **argv);
-
 static const struct {
     const char *name;
     cmd_fn fn;
@@ -794,6 +581,13 @@ static const struct {
     {"info", cmd_info, usage_info},
     {"locate", cmd_locate, usage_locate},
     {"synth", cmd_synth, usage_synth},
+    {"validate", cmd_validate, usage_validate},
+    {"stations", cmd_stations, usage_stations},
+    {"zones", cmd_zones, usage_zones},
+    {"snapshot", cmd_snapshot, usage_snapshot},
+    {"nearest", cmd_nearest, usage_nearest},
+    {"coverage", cmd_coverage, usage_coverage},
+    {"heat", cmd_heat, usage_heat},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
