@@ -87,8 +87,13 @@ static char *sibling(const lg_allocator *a, const char *path, const char *ext, b
     return p;
 }
 
-/* Read a small text file (.prj, .cpg) into an allocated, trimmed string; NULL if absent. */
-static char *read_small(const lg_allocator *a, const char *path, size_t max)
+/*
+ * Read a small text file (.prj, .cpg) into an allocated, trimmed string; NULL if
+ * absent or empty. *nomem is set when the file exists but memory ran out (found by
+ * tests/test_alloc.c: the .prj was then silently ignored and the layer loaded
+ * without its CRS).
+ */
+static char *read_small(const lg_allocator *a, const char *path, size_t max, bool *nomem)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -96,8 +101,10 @@ static char *read_small(const lg_allocator *a, const char *path, size_t max)
     char *s = lg__malloc(a, max + 1);
     size_t n = s ? fread(s, 1, max, f) : 0;
     fclose(f);
-    if (!s)
+    if (!s) {
+        *nomem = true;
         return NULL;
+    }
     s[n] = '\0';
     if (memchr(s, '\0', n))
         n = strlen(s);
@@ -766,12 +773,14 @@ lg_error lg__load_shp(lg_context *ctx, const char *path, const lg_load_options *
                      "%s: the .dbf has %d records but the .shp has %d (they must match)", path,
                      DBFGetRecordCount(r.dbf), nrec);
     if (e == LG_OK) {
-        cpg = read_small(r.a, cpg_path, 256);
+        bool nomem = false;
+        cpg = read_small(r.a, cpg_path, 256, &nomem);
         dec_init(&r.dec, r.a, cpg, r.dbf->iLanguageDriver);
         r.dec_ready = true;
         if (!opt->crs)
-            prj = read_small(r.a, prj_path, 1 << 20);
-        e = lgb_new(ctx, path, opt->flags, &r.b);
+            prj = read_small(r.a, prj_path, 1 << 20, &nomem);
+        e = nomem ? lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory reading the .cpg/.prj", path)
+                  : lgb_new(ctx, path, opt->flags, &r.b);
     }
     if (e == LG_OK)
         e = lgb_reserve(r.b, (size_t)nrec, 0);

@@ -658,7 +658,8 @@ done:
         for (size_t i = 0; i < l->ncells; i++) {
             if (lines[i])
                 GEOSGeom_destroy_r(h, lines[i]);
-            if (buf[i])
+            /* buf may be NULL when its allocation failed after lines' (tests/test_alloc.c) */
+            if (buf && buf[i])
                 GEOSGeom_destroy_r(h, buf[i]);
         }
     lg__free(al, lines);
