@@ -446,13 +446,17 @@ static void unmatched_boxes(adj_work *w)
 }
 
 /* Unmatched linework of cell c: a MultiLineString of the runs of unmatched segments. */
-static GEOSGeometry *unmatched_lines(GEOSContextHandle_t h, const adj_work *w, size_t c)
+/* NULL on failure; *nomem tells an allocation failure from a GEOS one (test_alloc.c). */
+static GEOSGeometry *unmatched_lines(GEOSContextHandle_t h, const adj_work *w, size_t c,
+                                     bool *nomem)
 {
     const lg_layer *l = w->l;
     size_t cap = 8, n = 0;
     GEOSGeometry **lines = lg__malloc(w->al, cap * sizeof *lines);
-    if (!lines)
+    if (!lines) {
+        *nomem = true;
         return NULL;
+    }
     bool fail = false;
     for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1] && !fail; r++) {
         uint32_t v0 = l->ring_off[r], v1 = l->ring_off[r + 1] - 1; /* segments v0..v1-1 */
@@ -485,6 +489,7 @@ static GEOSGeometry *unmatched_lines(GEOSContextHandle_t h, const adj_work *w, s
             }
             GEOSGeometry *ls = GEOSGeom_createLineString_r(h, cs);
             if (!ls || (n == cap && lg__grow(w->al, (void **)&lines, &cap, n + 1, sizeof *lines))) {
+                *nomem = ls != NULL;
                 GEOSGeom_destroy_r(h, ls);
                 fail = true;
                 break;
@@ -616,9 +621,14 @@ static lg_error near_pass(adj_work *w)
             for (int k = 0; k < 2; k++) {
                 size_t x = pair_cells[k];
                 if (!lines[x]) {
-                    lines[x] = unmatched_lines(h, w, x);
+                    bool nomem = false;
+                    lines[x] = unmatched_lines(h, w, x, &nomem);
                     if (lines[x])
                         buf[x] = GEOSBuffer_r(h, lines[x], w->gap * (1 + 1e-9) + 1e-12, 8);
+                    if (nomem) {
+                        err = lg__fail(w->ctx, LG_ERR_NOMEM, "lg_layer_adjacency: out of memory");
+                        goto done;
+                    }
                     if (!lines[x] || !buf[x]) {
                         err = lg__fail(w->ctx, LG_ERR_INTERNAL,
                                        "lg_layer_adjacency: cell %zu: GEOS failed: %s", x,
