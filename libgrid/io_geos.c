@@ -635,7 +635,11 @@ lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, const ch
     char epsg[64] = "";
     if (layer->crs) {
         const char *norm = NULL;
-        if (lg_crs_check(ctx, layer->crs, &norm) == LG_OK && norm &&
+        lg_error ce = lg_crs_check(ctx, layer->crs, &norm);
+        /* out of memory must not write the file without its "crs" member (test_alloc.c) */
+        if (ce == LG_ERR_NOMEM)
+            return ce;
+        if (ce == LG_OK && norm &&
             strncasecmp(norm, "EPSG:", 5) == 0 && strcmp(norm + 5, "4326") != 0 &&
             strlen(norm) < sizeof epsg) {
             snprintf(epsg, sizeof epsg, "%s", norm);

@@ -22,16 +22,21 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-/* Make the rename durable too; failure here is not an error of the write itself. */
+/*
+ * Make the rename durable too; failure here is not an error of the write itself.
+ * The directory name goes on the stack when it fits, so that running out of memory
+ * cannot quietly skip the directory fsync (found by tests/test_alloc.c).
+ */
 static void fsync_dir_of(const lg_allocator *a, const char *path)
 {
     const char *slash = strrchr(path, '/');
+    char local[1024];
     char *dir = NULL;
     if (!slash) {
-        dir = lg__strdup(a, ".");
+        dir = strcpy(local, ".");
     } else {
         size_t n = (size_t)(slash - path);
-        dir = lg__malloc(a, n + 2);
+        dir = n + 2 <= sizeof local ? local : lg__malloc(a, n + 2);
         if (dir) {
             memcpy(dir, path, n ? n : 1);
             dir[n ? n : 1] = '\0';
@@ -44,7 +49,8 @@ static void fsync_dir_of(const lg_allocator *a, const char *path)
         (void)fsync(fd);
         close(fd);
     }
-    lg__free(a, dir);
+    if (dir != local)
+        lg__free(a, dir);
 }
 
 /*

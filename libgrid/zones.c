@@ -1344,6 +1344,10 @@ static lg_error finish(zw *w, const lg_layer *layer, const lg_zone_options *o, l
         e = make_sites(w, layer, o, &m, p);
     if (e == LG_OK)
         make_quality(w, &m, p);
+    /* make_quality's histogram allocation failing must not pass for an empty histogram
+       (found by tests/test_alloc.c) */
+    if (e == LG_OK && !p->hist)
+        e = lg__fail(w->ctx, LG_ERR_NOMEM, "lg_zones: out of memory");
     members_free(w->a, &m);
     return e;
 }
