@@ -14,6 +14,7 @@ grid.locate over all points in this process (--check, costs memory: 16 bytes/poi
 """
 
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -44,6 +45,14 @@ def counts(grid, plan, x, y):
         "zone": da.bincount(res["zone"] + 1, minlength=plan.n_zones + 1),
         "station": da.bincount(res["station"] + 1, minlength=n_st + 1),
     }
+
+
+def worker_cpu(client):
+    """CPU seconds (user + system) used so far by every worker process."""
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    return sum(client.run(cpu).values())
 
 
 def run(client, grid, plan, args):
@@ -89,12 +98,17 @@ def main():
         try:
             run(client, grid, plan, args)  # warm-up: workers import libgrid, get the grid
             times = []
+            cpu0 = worker_cpu(client)
             for _ in range(args.repeat):
                 t, out = run(client, grid, plan, args)
                 times.append(t)
+            cpu = worker_cpu(client) - cpu0
             results[label] = (float(np.median(times)), out)
-            print("%-12s median %.2f s over %d runs (%.0f ns/point)"
-                  % (label, results[label][0], args.repeat, 1e9 * results[label][0] / args.points))
+            # busy cores: worker CPU seconds per wall second (the machine may be shared)
+            print("%-12s median %.2f s over %d runs (%.0f ns/point), workers busy %.2f cores, "
+                  "%.2f CPU s per run" % (label, results[label][0], args.repeat,
+                                          1e9 * results[label][0] / args.points,
+                                          cpu / sum(times), cpu / args.repeat))
         finally:
             cluster = getattr(client, "cluster", None)
             client.close()
