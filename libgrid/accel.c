@@ -138,7 +138,9 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
         if (!same) {
             for (uint32_t k = k0; k < k1; k++) {
                 uint32_t v = a->edges[k];
-                if (v + 1 >= l->nverts)
+                /* 64-bit: v = UINT32_MAX from a corrupt snapshot must not wrap to 0
+                   (found by fuzz_snapshot: SEGV reading xy + 2 * UINT32_MAX) */
+                if ((uint64_t)v + 1 >= l->nverts)
                     return LG__ACCEL_DEFER;
                 const double *e = xy + 2 * (size_t)v;
                 if (crosses(cx, cy, x, y, e[0], e[1], e[2], e[3]))
@@ -153,6 +155,9 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
     /* owned by none: on the outer boundary or a gap's rim? lowest touching row */
     for (uint32_t g = g0; g < g1; g++) {
         for (uint32_t k = a->grp_edge[g]; k < a->grp_edge[g + 1]; k++) {
+            /* unchecked above when the query is the pixel centre (fuzz_snapshot) */
+            if ((uint64_t)a->edges[k] + 1 >= l->nverts)
+                return LG__ACCEL_DEFER;
             const double *e = xy + 2 * (size_t)a->edges[k];
             if (on_edge(e[0], e[1], e[2], e[3], x, y)) {
                 uint32_t row = a->grp_row[g] & ~GRP_OWNS;
