@@ -971,7 +971,8 @@ int cmd_heat(lg_context *ctx, int argc, char **argv)
     }
     lg_heat_summary sum;
     progress_start(ctx, "heat");
-    lg_error e = lg_heat_aggregate(ctx, l, p.x, p.y, p.n, &ho, cell_sum, group_sum, NULL, &sum);
+    lg_error e =
+        lg_heat_aggregate(ctx, l, p.x, p.y, p.n, &ho, cell_sum, grp ? group_sum : NULL, NULL, &sum);
     progress_stop(ctx);
     if (e) {
         rc = fail_ctx(ctx, e, false);

@@ -33,8 +33,8 @@ const char usage_validate[] =
     "  --crs CRS         CRS of the data when the file has none or it is wrong\n"
     "  --no-overlaps     skip the overlap check (it costs a GEOS relate per neighbour)\n"
     "  --repair          repair invalid polygons with GEOS MakeValid (reported as\n"
-    "                    'repaired'); with -o, write the repaired grid. With --repair\n"
-    "                    the exit code is 0 when only repaired problems remain\n"
+    "                    'repaired' after the 'invalid' line); with -o, write the\n"
+    "                    repaired grid. Exit 0 when every problem was repaired\n"
     "  -o, --output FILE the repaired grid (.shp with .prj, or .geojson)\n";
 
 typedef struct overlap_ctx {
@@ -201,7 +201,21 @@ int cmd_validate(lg_context *ctx, int argc, char **argv)
                         repair ? LG_LOAD_REPAIR : 0, &l)))
         return rc;
     printf("row,id,kind,x,y,message\n");
-    size_t remaining = 0, np = lg_layer_problem_count(l);
+    size_t remaining = 0, np = lg_layer_problem_count(l), n = lg_layer_count(l);
+    /* a repaired cell is reported twice (invalid, then repaired): only the repair stands */
+    bool *fixed = calloc(n + 1, sizeof *fixed);
+    if (!fixed) {
+        errorf("out of memory");
+        lg_layer_free(l);
+        return EX_SOFTWARE_;
+    }
+    for (size_t i = 0; i < np; i++) {
+        int64_t row;
+        lg_problem_kind kind;
+        if (lg_layer_problem(l, i, &row, &kind, NULL, NULL, NULL) == LG_OK &&
+            kind == LG_PROBLEM_REPAIRED && row >= 0 && (size_t)row < n)
+            fixed[row] = true;
+    }
     for (size_t i = 0; i < np; i++) {
         int64_t row;
         lg_problem_kind kind;
@@ -210,9 +224,11 @@ int cmd_validate(lg_context *ctx, int argc, char **argv)
         if (lg_layer_problem(l, i, &row, &kind, &x, &y, &msg) != LG_OK)
             continue;
         write_problem(stdout, l, row, problem_kind_name(kind), x, y, msg ? msg : "");
-        if (kind != LG_PROBLEM_REPAIRED)
+        if (kind != LG_PROBLEM_REPAIRED &&
+            !(kind == LG_PROBLEM_INVALID && row >= 0 && (size_t)row < n && fixed[row]))
             remaining++;
     }
+    free(fixed);
     if (!po.value[O_NOOV]) {
         bool io = false;
         size_t nov = find_overlaps(l, stdout, &io);
