@@ -10,8 +10,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The progress bar's state (one bar at a time: the command is single-threaded). */
+static struct {
+    const char *label;
+    int last; /* last permille drawn, -1: none */
+    bool drawn;
+} bar;
+
 void errorf(const char *fmt, ...)
 {
+    if (bar.drawn) { /* the message starts on a clean line */
+        fputs("\r\033[K", stderr);
+        bar.drawn = false;
+    }
     va_list ap;
     va_start(ap, fmt);
     fputs("libgrid: ", stderr);
@@ -616,12 +627,6 @@ int field_groups(const lg_layer *l, const char *grid, const char *name, int64_t 
 
 /* -------------------------------------------------------------- progress */
 
-static struct {
-    const char *label;
-    int last; /* last permille drawn, -1: none */
-    bool drawn;
-} bar;
-
 static bool progress_cb(uint64_t done, uint64_t total, void *udata)
 {
     (void)udata;
@@ -667,6 +672,15 @@ void progress_rows(const char *label, unsigned long long rows)
     if (!isatty(STDERR_FILENO))
         return;
     fprintf(stderr, "\r%s: %llu rows", label, rows);
+    fflush(stderr);
+    bar.drawn = true;
+}
+
+void progress_phase(const char *what)
+{
+    if (!isatty(STDERR_FILENO))
+        return;
+    fprintf(stderr, "\r\033[K%s...", what);
     fflush(stderr);
     bar.drawn = true;
 }

@@ -148,6 +148,8 @@ void progress_stop(lg_context *ctx);
 /* A counter of rows without a total (the CSV locate stream). */
 void progress_rows(const char *label, unsigned long long rows);
 void progress_rows_end(void);
+/* A status line ("zones: planning...") for work that reports no progress. */
+void progress_phase(const char *what);
 
 /* ------------------------------------------------------------- commands */
 

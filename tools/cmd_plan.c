@@ -729,12 +729,6 @@ static const char *zone_problem_name(lg_zone_problem_kind k)
     return "unknown";
 }
 
-/* Status line on a terminal for work that reports no progress. */
-static void phase(const char *what)
-{
-    progress_rows(what, 0);
-}
-
 int cmd_zones(lg_context *ctx, int argc, char **argv)
 {
     enum { O_ID, O_MIN, O_MAX, O_W, O_SEED, O_GRP, O_SITES, O_BAL, O_GAP, O_VAL, O_OUT, O_COUT };
@@ -855,7 +849,7 @@ int cmd_zones(lg_context *ctx, int argc, char **argv)
             goto done;
     }
 
-    phase("zones: adjacency");
+    progress_phase("zones: adjacency");
     progress_start(ctx, "zones: adjacency");
     lg_error e = lg_layer_adjacency(ctx, l, &ao, &g);
     progress_stop(ctx);
@@ -863,7 +857,7 @@ int cmd_zones(lg_context *ctx, int argc, char **argv)
         rc = fail_ctx(ctx, e, false);
         goto done;
     }
-    phase(po.value[O_VAL] ? "zones: validating" : "zones: planning");
+    progress_phase(po.value[O_VAL] ? "zones: validating" : "zones: planning");
     progress_start(ctx, "zones: planning");
     e = po.value[O_VAL] ? lg_zones_validate(ctx, g, l, vzone, n, &zo, &plan)
                         : lg_zones_plan(ctx, g, l, &zo, &plan);
@@ -876,6 +870,7 @@ int cmd_zones(lg_context *ctx, int argc, char **argv)
     size_t nz = lg_zone_plan_zone_count(plan);
     bool feasible = lg_zone_plan_feasible(plan);
 
+    progress_rows_end();
     /* problems and quality on stderr */
     char idb[64];
     for (size_t i = 0; i < lg_zone_plan_problem_count(plan); i++) {
