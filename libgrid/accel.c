@@ -124,17 +124,18 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
     uint32_t b = p & ~PIX_BOUNDARY;
     if (b >= a->nbp)
         return LG__ACCEL_DEFER;
-    uint32_t g0 = a->bp_grp[b], g1 = a->bp_grp[b + 1];
+    const lg_accel_bp *bp = &a->bp[b];
+    uint32_t g0 = bp->g0, g1 = bp->g1;
     if (g0 > g1 || g1 > a->ngrp)
         return LG__ACCEL_DEFER;
-    double cx = a->center[2 * (size_t)b], cy = a->center[2 * (size_t)b + 1];
+    double cx = bp->cx, cy = bp->cy;
     const double *xy = l->xy;
     bool same = x == cx && y == cy;
     for (uint32_t g = g0; g < g1; g++) {
-        uint32_t k0 = a->grp_edge[g], k1 = a->grp_edge[g + 1];
+        uint32_t k0 = a->grp[g].k0, k1 = a->grp[g + 1].k0;
         if (k0 > k1 || k1 > a->nedges)
             return LG__ACCEL_DEFER;
-        bool in = (a->grp_row[g] & GRP_OWNS) != 0;
+        bool in = (a->grp[g].row & GRP_OWNS) != 0;
         if (!same) {
             for (uint32_t k = k0; k < k1; k++) {
                 uint32_t v = a->edges[k];
@@ -148,19 +149,19 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
             }
         }
         if (in) {
-            uint32_t row = a->grp_row[g] & ~GRP_OWNS;
+            uint32_t row = a->grp[g].row & ~GRP_OWNS;
             return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
         }
     }
     /* owned by none: on the outer boundary or a gap's rim? lowest touching row */
     for (uint32_t g = g0; g < g1; g++) {
-        for (uint32_t k = a->grp_edge[g]; k < a->grp_edge[g + 1]; k++) {
+        for (uint32_t k = a->grp[g].k0; k < a->grp[g + 1].k0; k++) {
             /* unchecked above when the query is the pixel centre (fuzz_snapshot) */
             if ((uint64_t)a->edges[k] + 1 >= l->nverts)
                 return LG__ACCEL_DEFER;
             const double *e = xy + 2 * (size_t)a->edges[k];
             if (on_edge(e[0], e[1], e[2], e[3], x, y)) {
-                uint32_t row = a->grp_row[g] & ~GRP_OWNS;
+                uint32_t row = a->grp[g].row & ~GRP_OWNS;
                 return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
             }
         }
@@ -182,10 +183,8 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
         return;
     }
     lg__free(al, a->pix);
-    lg__free(al, a->center);
-    lg__free(al, a->bp_grp);
-    lg__free(al, a->grp_row);
-    lg__free(al, a->grp_edge);
+    lg__free(al, a->bp);
+    lg__free(al, a->grp);
     lg__free(al, a->edges);
     lg__free(al, a);
 }
@@ -386,10 +385,10 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
             if (pv & PIX_BOUNDARY) {
                 uint32_t b = pv & ~PIX_BOUNDARY;
                 bool found = false;
-                for (uint32_t g = a->bp_grp[b]; g < a->bp_grp[b + 1]; g++)
-                    if ((a->grp_row[g] & ~GRP_OWNS) == c) {
+                for (uint32_t g = a->bp[b].g0; g < a->bp[b].g1; g++)
+                    if ((a->grp[g].row & ~GRP_OWNS) == c) {
                         if (in)
-                            a->grp_row[g] |= GRP_OWNS;
+                            a->grp[g].row |= GRP_OWNS;
                         found = true;
                         break;
                     }
@@ -463,23 +462,22 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
             a->pix[p] = PIX_BOUNDARY | nbp++;
     }
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
-    a->center = lg__malloc(al, 2 * ((size_t)nbp + 1) * sizeof *a->center);
-    a->bp_grp = lg__malloc(al, ((size_t)nbp + 1) * sizeof *a->bp_grp);
-    if (!a->edges || !a->center || !a->bp_grp)
+    a->bp = lg__malloc(al, ((size_t)nbp + 1) * sizeof *a->bp);
+    if (!a->edges || !a->bp)
         goto fail;
     scan_edges(a, l, pos, a->edges); /* now pos[p] is the end of pixel p's edges */
     a->nbp = nbp;
 
     /* 2. groups: the runs of one cell's edges inside each boundary pixel */
-    size_t gcap = 0, gcap2 = 0, ngrp = 0;
+    size_t gcap = 0, ngrp = 0;
     for (size_t p = 0, start = 0; p < np; start = pos[p], p++) {
         if (pos[p] == start)
             continue;
         uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
         uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
-        a->center[2 * (size_t)b] = center_x(a, i);
-        a->center[2 * (size_t)b + 1] = center_y(a, j);
-        a->bp_grp[b] = (uint32_t)ngrp;
+        a->bp[b].cx = center_x(a, i);
+        a->bp[b].cy = center_y(a, j);
+        a->bp[b].g0 = (uint32_t)ngrp;
         uint32_t cend = 0;
         for (size_t k = start; k < pos[p]; k++) {
             uint32_t v = a->edges[k];
@@ -487,19 +485,18 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
                 continue;
             uint32_t c = cell_of_vertex(l, v);
             cend = cell_vstart(l, (size_t)c + 1);
-            if (lg__grow(al, (void **)&a->grp_row, &gcap, ngrp + 2, sizeof *a->grp_row) ||
-                lg__grow(al, (void **)&a->grp_edge, &gcap2, ngrp + 2, sizeof *a->grp_edge))
+            if (lg__grow(al, (void **)&a->grp, &gcap, ngrp + 2, sizeof *a->grp))
                 goto fail;
-            a->grp_row[ngrp] = c;
-            a->grp_edge[ngrp] = (uint32_t)k;
+            a->grp[ngrp].row = c;
+            a->grp[ngrp].k0 = (uint32_t)k;
             ngrp++;
         }
+        a->bp[b].g1 = (uint32_t)ngrp;
     }
-    a->bp_grp[nbp] = (uint32_t)ngrp;
-    if (lg__grow(al, (void **)&a->grp_row, &gcap, ngrp + 1, sizeof *a->grp_row) ||
-        lg__grow(al, (void **)&a->grp_edge, &gcap2, ngrp + 1, sizeof *a->grp_edge))
+    if (lg__grow(al, (void **)&a->grp, &gcap, ngrp + 1, sizeof *a->grp))
         goto fail;
-    a->grp_edge[ngrp] = (uint32_t)total;
+    a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
+    a->grp[ngrp].k0 = (uint32_t)total;
     a->ngrp = (uint32_t)ngrp;
     a->nedges = (uint32_t)total;
     lg__free(al, pos);
@@ -514,9 +511,8 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
     }
     lg__free(al, sb.cnt);
     lg__free(al, sb.edges);
-    a->bytes = sizeof *a + np * sizeof *a->pix + 2 * (size_t)nbp * sizeof(double) +
-               ((size_t)nbp + 1) * sizeof(uint32_t) + 2 * (ngrp + 1) * sizeof(uint32_t) +
-               total * sizeof(uint32_t);
+    a->bytes = sizeof *a + np * sizeof *a->pix + (size_t)nbp * sizeof(lg_accel_bp) +
+               (ngrp + 1) * sizeof(lg_accel_grp) + total * sizeof(uint32_t);
     *out = a;
     return LG_OK;
 fail:

@@ -80,6 +80,18 @@ typedef struct lg_accel lg_accel;
 #define LG__PIX_DEFER 0xFFFFFFFFu /* too many overlapping cells: use the exact path */
 #define LG__GRP_OWNS 0x80000000u
 
+/* A boundary pixel: its centre and its groups [g0, g1). One record: one cache miss. */
+typedef struct lg_accel_bp {
+    double cx, cy;
+    uint32_t g0, g1;
+} lg_accel_bp;
+
+/* A cell's edges in a boundary pixel: edges [k0, next group's k0). */
+typedef struct lg_accel_grp {
+    uint32_t row; /* cell row; LG__GRP_OWNS set when the cell owns the pixel centre */
+    uint32_t k0;
+} lg_accel_grp;
+
 /* The raster accelerator (accel.c). Shared with snapshot.c, which saves and maps it. */
 struct lg_accel {
     double x0, y0, x1, y1; /* layer bounds */
@@ -89,12 +101,10 @@ struct lg_accel {
     uint32_t nx, ny;
     uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
     uint32_t nbp;
-    double *center;   /* 2 per boundary pixel */
-    uint32_t *bp_grp; /* nbp + 1: groups of each boundary pixel */
+    lg_accel_bp *bp; /* per boundary pixel: centre and its groups */
     uint32_t ngrp;
-    uint32_t *grp_row;  /* cell row; high bit set when the cell owns the centre */
-    uint32_t *grp_edge; /* ngrp + 1: edges of each group */
-    uint32_t *edges;    /* vertex index v: the edge from v to v + 1 */
+    lg_accel_grp *grp; /* ngrp + 1 (a sentinel holds the end of the last edge range) */
+    uint32_t *edges;   /* vertex index v: the edge from v to v + 1 */
     uint32_t nedges;
     bool mapped; /* arrays point into a snapshot mapping */
     size_t bytes;
@@ -210,8 +220,28 @@ GEOSGeometry *lg__cell_to_geos(GEOSContextHandle_t h, const lg_layer *layer, siz
  * (may be NULL) is set when (x, y) lies exactly on one of the cell's edges.
  */
 int lg__cell_owns(const lg_layer *layer, size_t row, double x, double y, bool *on_boundary);
-/* Exact orientation of c relative to a->b: >0 left, <0 right, 0 collinear. */
-int lg__orient(double ax, double ay, double bx, double by, double cx, double cy);
+/* Exact orientation by expansion arithmetic (the slow path of lg__orient). */
+int lg__orient_exact(double ax, double ay, double bx, double by, double cx, double cy);
+
+/*
+ * Exact orientation of c relative to a->b: >0 left, <0 right, 0 collinear. A
+ * floating-point filter (Shewchuk's ccwerrboundA) decides almost every call inline;
+ * the rest goes to lg__orient_exact.
+ */
+static inline int lg__orient(double ax, double ay, double bx, double by, double cx, double cy)
+{
+    double detleft = (bx - ax) * (cy - ay);
+    double detright = (by - ay) * (cx - ax);
+    double det = detleft - detright;
+    const double errbound = 3.3306690738754716e-16; /* (3 + 16 eps) eps, eps = 2^-53 */
+    double sum = (detleft < 0 ? -detleft : detleft) + (detright < 0 ? -detright : detright);
+    double bound = errbound * sum;
+    if (det > bound)
+        return 1;
+    if (-det > bound)
+        return -1;
+    return lg__orient_exact(ax, ay, bx, by, cx, cy);
+}
 
 /* The layer's R-tree, built on first use when missing (thread-safe); NULL on OOM. */
 const lg_rtree *lg__layer_rtree(const lg_layer *layer);

@@ -62,7 +62,7 @@ static int grow_expansion(int n, double *e, double b)
     return m;
 }
 
-static int orient_exact(double ax, double ay, double bx, double by, double cx, double cy)
+int lg__orient_exact(double ax, double ay, double bx, double by, double cx, double cy)
 {
     /* det = bx*cy - bx*ay - ax*cy - by*cx + by*ax + ay*cx, each product split exactly. */
     const double p[6][2] = {{bx, cy}, {-bx, ay}, {-ax, cy}, {-by, cx}, {by, ax}, {ay, cx}};
@@ -78,19 +78,6 @@ static int orient_exact(double ax, double ay, double bx, double by, double cx, d
         if (e[i] != 0.0)
             return e[i] > 0 ? 1 : -1;
     return 0;
-}
-
-int lg__orient(double ax, double ay, double bx, double by, double cx, double cy)
-{
-    double detleft = (bx - ax) * (cy - ay);
-    double detright = (by - ay) * (cx - ax);
-    double det = detleft - detright;
-    /* Shewchuk's ccwerrboundA = (3 + 16 eps) eps, eps = 2^-53 */
-    const double errbound = 3.3306690738754716e-16;
-    double bound = errbound * (fabs(detleft) + fabs(detright));
-    if (det > bound || -det > bound)
-        return det > 0 ? 1 : -1;
-    return orient_exact(ax, ay, bx, by, cx, cy);
 }
 
 /* True when p lies on the closed segment a-b. */

@@ -49,10 +49,8 @@ enum {
     S_COLDEF,
     S_COLNAMES,
     S_PIX = 20,
-    S_CENTER,
-    S_BPGRP,
-    S_GRPROW,
-    S_GRPEDGE,
+    S_BP,
+    S_GRP,
     S_EDGES,
     S_COL0 = 100, /* column k: S_COL0 + 4k + {0 data, 1 null, 2 pool} */
 };
@@ -205,10 +203,8 @@ static lg_error make_plan(const lg_layer *l, plan *p)
     }
     if (e == LG_OK && a) {
         e = add(p, S_PIX, sizeof(uint32_t), (uint64_t)a->nx * a->ny, a->pix);
-        e = e ? e : add(p, S_CENTER, 2 * sizeof(double), a->nbp, a->center);
-        e = e ? e : add(p, S_BPGRP, sizeof(uint32_t), (uint64_t)a->nbp + 1, a->bp_grp);
-        e = e ? e : add(p, S_GRPROW, sizeof(uint32_t), (uint64_t)a->ngrp + 1, a->grp_row);
-        e = e ? e : add(p, S_GRPEDGE, sizeof(uint32_t), (uint64_t)a->ngrp + 1, a->grp_edge);
+        e = e ? e : add(p, S_BP, sizeof(lg_accel_bp), a->nbp, a->bp);
+        e = e ? e : add(p, S_GRP, sizeof(lg_accel_grp), (uint64_t)a->ngrp + 1, a->grp);
         e = e ? e : add(p, S_EDGES, sizeof(uint32_t), a->nedges, a->edges);
     }
     if (p->n > SNAP_MAX_SECTIONS)
@@ -659,12 +655,13 @@ static lg_error map_layer(reader *r, lg_layer **out)
             a->ngrp = (uint32_t)m.angrp, a->nedges = (uint32_t)m.anedges;
             SEC(S_PIX, uint32_t, "pixels", a->pix, m.anx * m.any);
             if (!e) {
-                e = section_n(r, S_CENTER, 2 * sizeof(double), "centres", &ptr, m.anbp);
-                a->center = (double *)ptr;
+                e = section_n(r, S_BP, sizeof(lg_accel_bp), "boundary pixels", &ptr, m.anbp);
+                a->bp = (lg_accel_bp *)ptr;
             }
-            SEC(S_BPGRP, uint32_t, "pixel groups", a->bp_grp, m.anbp + 1);
-            SEC(S_GRPROW, uint32_t, "group rows", a->grp_row, m.angrp + 1);
-            SEC(S_GRPEDGE, uint32_t, "group edges", a->grp_edge, m.angrp + 1);
+            if (!e) {
+                e = section_n(r, S_GRP, sizeof(lg_accel_grp), "pixel groups", &ptr, m.angrp + 1);
+                a->grp = (lg_accel_grp *)ptr;
+            }
             SEC(S_EDGES, uint32_t, "edges", a->edges, m.anedges);
             if (!e && !(a->sx > 0 && a->sy > 0 && a->x0 <= a->x1 && a->y0 <= a->y1))
                 e = bad(r, "accelerator geometry is invalid");
