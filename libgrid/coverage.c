@@ -1545,7 +1545,7 @@ lg_error lg_heat_aggregate(lg_context *ctx, const lg_layer *layer, const double 
     lg_error e = check_groups(ctx, fn, o.group, nc, o.n_groups);
     if (e)
         return e;
-    if (group_sum && o.n_groups && !o.group)
+    if (group_sum && !o.group)
         return lg__fail(ctx, LG_ERR_ARG, "%s: group_sum needs opt->group", fn);
     for (size_t i = 0; o.weight && i < n; i++)
         if (!isfinite(o.weight[i]))

@@ -833,6 +833,11 @@ static void test_heat_window_edges(void **state)
     assert_true(cs[0] == 1 && cs[1] == 2);
     o.time_i = t;
     assert_int_equal(lg_heat_aggregate(ctx, l, x, y, 6, &o, cs, NULL, NULL, &sum), LG_ERR_ARG);
+    /* per-group sums without groups: an error, not a crash */
+    double gsum[2];
+    o = (lg_heat_options){0};
+    assert_int_equal(lg_heat_aggregate(ctx, l, x, y, 6, &o, cs, gsum, NULL, &sum), LG_ERR_ARG);
+    assert_non_null(strstr(lg_context_message(ctx), "group_sum needs opt->group"));
     double w[6] = {1, 1, 1, 1, INFINITY, 1};
     o = (lg_heat_options){.weight = w};
     assert_int_equal(lg_heat_aggregate(ctx, l, x, y, 6, &o, cs, NULL, NULL, &sum), LG_ERR_ARG);
