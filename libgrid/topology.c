@@ -372,6 +372,11 @@ static lg_error exact_pass(adj_work *w)
     size_t ne = 0;
     const double *xy = l->xy;
     for (size_t c = 0; c < l->ncells; c++) {
+        /* progress: the exact pass is the first half of the work */
+        if ((c & 4095) == 0 && !lg__progress(w->ctx, c, 2 * (uint64_t)l->ncells)) {
+            err = LG_ERR_CANCELLED;
+            goto done;
+        }
         size_t ntouched = 0;
         for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
             for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
@@ -587,6 +592,10 @@ static lg_error near_pass(adj_work *w)
     if (!tree)
         return lg__fail(w->ctx, LG_ERR_NOMEM, "lg_layer_adjacency: out of memory");
     for (size_t c = 0; c < l->ncells; c++) {
+        if ((c & 4095) == 0 && !lg__progress(w->ctx, l->ncells + c, 2 * (uint64_t)l->ncells)) {
+            err = LG_ERR_CANCELLED;
+            goto done;
+        }
         const double *ub = w->ubox + 4 * c;
         if (isnan(ub[0]))
             continue;

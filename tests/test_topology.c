@@ -554,6 +554,48 @@ static void test_deterministic(void **state)
     lg_context_free(ctx);
 }
 
+typedef struct prog {
+    int calls;
+    int stop_after;
+    uint64_t last_done, total;
+} prog;
+
+static bool on_progress(uint64_t done, uint64_t total, void *udata)
+{
+    prog *p = udata;
+    assert_true(done <= total);
+    assert_true(done >= p->last_done); /* monotonic */
+    p->last_done = done;
+    p->total = total;
+    return ++p->calls < p->stop_after;
+}
+
+/* Adjacency reports progress and can be cancelled through it. */
+static void test_progress_and_cancel(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    lg_synth_options so = {.seed = 3, .cells = 10000};
+    lg_layer *l;
+    assert_int_equal(lg_synth_county(ctx, &so, &l), LG_OK);
+    prog p = {.stop_after = 1000000};
+    lg_context_set_progress(ctx, on_progress, &p);
+    lg_graph *g = NULL;
+    assert_int_equal(lg_layer_adjacency(ctx, l, NULL, &g), LG_OK);
+    assert_true(p.calls >= 4);
+    assert_int_equal(p.total, 20000);
+    lg_graph_free(g);
+    p = (prog){.stop_after = 2};
+    g = NULL;
+    assert_int_equal(lg_layer_adjacency(ctx, l, NULL, &g), LG_ERR_CANCELLED);
+    assert_null(g);
+    assert_non_null(strstr(lg_context_message(ctx), "cancelled"));
+    lg_context_set_progress(ctx, NULL, NULL);
+    lg_layer_free(l);
+    lg_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,7 +603,7 @@ int main(void)
         cmocka_unit_test(test_lattice),          cmocka_unit_test(test_gap_and_sliver),
         cmocka_unit_test(test_split_edges),      cmocka_unit_test(test_county_oracle),
         cmocka_unit_test(test_county_perturbed), cmocka_unit_test(test_naturalearth),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_deterministic),    cmocka_unit_test(test_progress_and_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
