@@ -210,13 +210,20 @@ static inline double floor_px(double v)
     return t > v ? t - 1 : t;
 }
 
-/* Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. */
-static void pixel_range(double lo, double hi, double o, double s, double margin, uint32_t n,
-                        uint32_t *i0, uint32_t *i1)
+/*
+ * Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. Pixel i's
+ * widened box is [o + i w - m, o + (i + 1) w + m]; it meets [lo, hi] iff
+ * (lo - m - o) / w - 1 <= i <= (hi + m - o) / w. Twice the margin absorbs the rounding
+ * of these expressions (which is far below m), so no pixel that meets is left out;
+ * edge_meets_pixel then filters.
+ */
+static inline void pixel_range(double lo, double hi, double o, double s, double margin,
+                               uint32_t n, uint32_t *i0, uint32_t *i1)
 {
-    double f0 = floor_px((lo - margin - o) * s) - 1, f1 = floor_px((hi + margin - o) * s) + 1;
-    *i0 = f0 < 0 ? 0 : f0 >= n ? n - 1 : (uint32_t)f0;
-    *i1 = f1 < 0 ? 0 : f1 >= n ? n - 1 : (uint32_t)f1;
+    /* truncation is floor for the non-negative values kept; the rest clamp to 0 */
+    double f0 = (lo - 2 * margin - o) * s, f1 = (hi + 2 * margin - o) * s;
+    *i0 = !(f0 > 0) ? 0 : f0 >= (double)n ? n - 1 : (uint32_t)f0;
+    *i1 = !(f1 > 0) ? 0 : f1 >= (double)n ? n - 1 : (uint32_t)f1;
 }
 
 /*
@@ -250,9 +257,11 @@ static size_t scan_edges(const lg_accel *a, const lg_layer *l, uint32_t *pos, ui
                         &i1);
             pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny, &j0,
                         &j1);
+            /* within one pixel's widened range on both axes: it meets that pixel */
+            bool single = i0 == i1 && j0 == j1;
             for (uint32_t j = j0; j <= j1; j++)
                 for (uint32_t i = i0; i <= i1; i++) {
-                    if (!edge_meets_pixel(a, ed, i, j))
+                    if (!single && !edge_meets_pixel(a, ed, i, j))
                         continue;
                     size_t p = (size_t)j * a->nx + i;
                     total++;
@@ -297,14 +306,14 @@ typedef struct scan_buf {
 static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, uint32_t jb,
                          uint32_t *jlo, uint32_t *jhi)
 {
-    double f = ceil((lo - a->y0) * a->sy - 0.5);
+    double f = -floor_px(-((lo - a->y0) * a->sy - 0.5)); /* ceil */
     int64_t j0 = f < (double)ja ? (int64_t)ja : f > (double)jb + 1 ? (int64_t)jb + 1 : (int64_t)f;
     while (j0 > (int64_t)ja && center_y(a, (uint32_t)(j0 - 1)) >= lo)
         j0--;
     while (j0 <= (int64_t)jb && center_y(a, (uint32_t)j0) < lo)
         j0++;
     int64_t j1 = j0 - 1;
-    double g = floor((hi - a->y0) * a->sy - 0.5);
+    double g = floor_px((hi - a->y0) * a->sy - 0.5);
     if (g > j1)
         j1 = g > (double)jb ? (int64_t)jb : (int64_t)g;
     while (j1 < (int64_t)jb && center_y(a, (uint32_t)(j1 + 1)) < hi)
