@@ -117,6 +117,7 @@ static lg_context *new_context(void)
 
 typedef struct {
     PyObject_HEAD lg_layer *layer;
+    PyObject *owner; /* NULL: layer owned; else the object owning it (kept alive) */
 } LayerObject;
 
 static PyTypeObject LayerType;
@@ -129,12 +130,16 @@ static PyObject *wrap_layer(lg_layer *layer)
         return NULL;
     }
     self->layer = layer;
+    self->owner = NULL;
     return (PyObject *)self;
 }
 
 static void Layer_dealloc(LayerObject *self)
 {
-    lg_layer_free(self->layer);
+    if (self->owner)
+        Py_DECREF(self->owner);
+    else
+        lg_layer_free(self->layer);
     PyObject_Free(self);
 }
 
@@ -1247,6 +1252,1624 @@ static PyObject *mod_raise_code(PyObject *mod, PyObject *args)
     return raise_code((lg_error)code, msg);
 }
 
+/* ========================================================================
+ * Planning objects: stations, hierarchy, units, run cards, coverage, heat,
+ * derived layers. The Python classes of the same names in __init__.py wrap them.
+ * ======================================================================== */
+
+/* A layer owned by another object (owner kept alive, not freed here). */
+static PyObject *wrap_borrowed_layer(const lg_layer *layer, PyObject *owner)
+{
+    LayerObject *self = PyObject_New(LayerObject, &LayerType);
+    if (!self)
+        return NULL;
+    self->layer = (lg_layer *)layer;
+    self->owner = Py_NewRef(owner);
+    return (PyObject *)self;
+}
+
+static lg_layer *layer_arg(PyObject *o, const char *what)
+{
+    if (o == NULL || o == Py_None)
+        return NULL;
+    if (!PyObject_TypeCheck(o, &LayerType)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a Layer, not %s", what, Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return ((LayerObject *)o)->layer;
+}
+
+/* A new context with the Ctrl-C progress callback installed. */
+static lg_context *new_progress_context(progress_state *ps)
+{
+    lg_context *ctx = new_context();
+    if (ctx) {
+        progress_init(ps);
+        lg_context_set_progress(ctx, progress_check_signals, ps);
+    }
+    return ctx;
+}
+
+static PyObject *new_array(int nd, npy_intp *dims, int typenum)
+{
+    return PyArray_SimpleNew(nd, dims, typenum);
+}
+
+/* A C array of the str items of a sequence (borrowed UTF-8 from the sequence). */
+static const char **str_list(PyObject *seq, Py_ssize_t *n)
+{
+    *n = PySequence_Fast_GET_SIZE(seq);
+    const char **v = PyMem_Calloc((size_t)*n + 1, sizeof *v);
+    if (!v) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(it) || !(v[i] = PyUnicode_AsUTF8(it))) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "expected a sequence of str");
+            PyMem_Free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* --------------------------------------------------------------- stations */
+
+typedef struct {
+    PyObject_HEAD lg_stations *st;
+    PyObject *layers; /* tuple of the borrowed layers (kept alive) */
+} StationsObject;
+
+static PyTypeObject StationsType;
+
+static void Stations_dealloc(StationsObject *self)
+{
+    lg_stations_free(self->st);
+    Py_XDECREF(self->layers);
+    PyObject_Free(self);
+}
+
+static Py_ssize_t Stations_len(StationsObject *self)
+{
+    return (Py_ssize_t)lg_stations_count(self->st);
+}
+
+/* stations(stations_layer, cells_layer, station_field, x, y, fields, n_stations, gap_m,
+ * min_shared_m): from_cells when stations_layer is None, else from_layer. */
+static PyObject *mod_stations(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"stations",   "cells", "station_field", "x", "y", "fields",
+                             "n_stations", "gap_m", "min_shared_m",  NULL};
+    PyObject *so = Py_None, *co = Py_None, *xo = Py_None, *yo = Py_None, *fo = Py_None;
+    const char *field = NULL;
+    Py_ssize_t nst = 0;
+    double gap = 0, minsh = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|zOOOndd", kwlist, &so, &co, &field, &xo, &yo,
+                                     &fo, &nst, &gap, &minsh))
+        return NULL;
+    lg_layer *sl = layer_arg(so, "stations"), *cl = layer_arg(co, "cells");
+    if (PyErr_Occurred())
+        return NULL;
+    if (nst < 0)
+        return raise_code(LG_ERR_ARG, "stations: n_stations must be >= 0");
+    int ok;
+    PyArrayObject *x = NULL, *y = NULL;
+    PyObject *fseq = NULL, *ret = NULL;
+    const char **names = NULL;
+    Py_ssize_t nf = 0;
+    lg_context *ctx = NULL;
+    if ((x = opt_array(xo, NPY_FLOAT64, -1, "stations: x", &ok), !ok) ||
+        (y = opt_array(yo, NPY_FLOAT64, x ? PyArray_SIZE(x) : 0, "stations: y", &ok), !ok))
+        goto done;
+    if (!x != !y) {
+        raise_code(LG_ERR_ARG, "stations: give both x and y of the station points or neither");
+        goto done;
+    }
+    if (fo != Py_None) {
+        if (!(fseq = PySequence_Fast(fo, "stations: workload must be a sequence of str")) ||
+            !(names = str_list(fseq, &nf)))
+            goto done;
+    }
+    lg_stations_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.n_stations = (size_t)nst;
+    opt.x = x ? PyArray_DATA(x) : NULL;
+    opt.y = y ? PyArray_DATA(y) : NULL;
+    opt.n_points = x ? (size_t)PyArray_SIZE(x) : 0;
+    opt.fields = names;
+    opt.n_fields = (size_t)nf;
+    opt.adjacency.gap_m = gap;
+    opt.adjacency.min_shared_m = minsh;
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    lg_stations *st = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = sl ? lg_stations_from_layer(ctx, sl, cl, field, &opt, &st)
+                    : lg_stations_from_cells(ctx, cl, field, &opt, &st);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    StationsObject *self = PyObject_New(StationsObject, &StationsType);
+    if (!self) {
+        lg_stations_free(st);
+        goto done;
+    }
+    self->st = st;
+    self->layers = PyTuple_Pack(2, so, co);
+    if (!self->layers) {
+        Py_DECREF(self);
+        goto done;
+    }
+    ret = (PyObject *)self;
+done:
+    lg_context_free(ctx);
+    PyMem_Free(names);
+    Py_XDECREF(fseq);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return ret;
+}
+
+static PyObject *Stations_names(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    size_t n = lg_stations_count(self->st);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *s = text(lg_stations_name(self->st, i));
+        if (!s) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+    }
+    return list;
+}
+
+/* points() -> (x, y) or None */
+static PyObject *Stations_points(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    npy_intp n = (npy_intp)lg_stations_count(self->st);
+    double px, py;
+    if (n == 0 || !lg_stations_point(self->st, 0, &px, &py))
+        Py_RETURN_NONE;
+    PyArrayObject *x = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64);
+    PyArrayObject *y = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64);
+    if (!x || !y) {
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+        return NULL;
+    }
+    double *xd = PyArray_DATA(x), *yd = PyArray_DATA(y);
+    for (npy_intp i = 0; i < n; i++)
+        if (!lg_stations_point(self->st, (size_t)i, &xd[i], &yd[i]))
+            xd[i] = yd[i] = NAN;
+    return Py_BuildValue("(NN)", x, y);
+}
+
+static PyObject *Stations_cell_station(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    const lg_layer *cl = lg_stations_cells(self->st);
+    if (!cl)
+        Py_RETURN_NONE;
+    return copy_int64(lg_stations_cell_station(self->st), lg_layer_count(cl));
+}
+
+static PyObject *Stations_cell_counts(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    npy_intp n = (npy_intp)lg_stations_count(self->st);
+    PyArrayObject *a = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+    if (!a)
+        return NULL;
+    int64_t *v = PyArray_DATA(a);
+    for (npy_intp i = 0; i < n; i++)
+        v[i] = (int64_t)lg_stations_cell_count(self->st, (size_t)i);
+    return (PyObject *)a;
+}
+
+/* workload() -> dict name -> float64 array */
+static PyObject *Stations_workload(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *d = PyDict_New();
+    size_t n = lg_stations_count(self->st);
+    for (size_t f = 0; d && f < lg_stations_field_count(self->st); f++) {
+        PyObject *k = text(lg_stations_field_name(self->st, f));
+        PyObject *v = k ? copy_double(lg_stations_workload(self->st, f), n) : NULL;
+        if (!v || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+/* A copy of a borrowed graph as a new Graph. */
+static PyObject *copy_graph(const lg_graph *g)
+{
+    if (!g)
+        Py_RETURN_NONE;
+    size_t n = lg_graph_node_count(g), m = lg_graph_edge_count(g), j = 0;
+    int64_t *a = PyMem_Malloc((m + 1) * sizeof *a), *b = PyMem_Malloc((m + 1) * sizeof *b);
+    double *w = PyMem_Malloc((m + 1) * sizeof *w);
+    PyObject *ret = NULL;
+    if (!a || !b || !w) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *nodes;
+        const double *wt;
+        size_t k = 0;
+        if (lg_graph_neighbors(g, i, &nodes, &wt, &k) != LG_OK)
+            continue;
+        for (size_t t = 0; t < k; t++)
+            if ((size_t)nodes[t] > i && j < m) {
+                a[j] = (int64_t)i;
+                b[j] = nodes[t];
+                w[j++] = wt[t];
+            }
+    }
+    lg_context *ctx = new_context();
+    if (!ctx)
+        goto done;
+    lg_graph *out = NULL;
+    lg_error e = lg_graph_new(ctx, n, a, b, w, j, &out);
+    ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_graph(out);
+    lg_context_free(ctx);
+done:
+    PyMem_Free(a);
+    PyMem_Free(b);
+    PyMem_Free(w);
+    return ret;
+}
+
+static PyObject *Stations_graph(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    return copy_graph(lg_stations_graph(self->st));
+}
+
+static PyObject *Stations_jurisdictions(StationsObject *self, PyObject *unused)
+{
+    (void)unused;
+    const lg_layer *l = lg_stations_jurisdictions(self->st);
+    if (!l)
+        Py_RETURN_NONE;
+    return wrap_borrowed_layer(l, (PyObject *)self);
+}
+
+static PyObject *plan_problems_list(const lg_plan_problems *p)
+{
+    size_t n = lg_plan_problems_count(p);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        lg_plan_problem_code code = 0;
+        int64_t row = LG_NONE, rel = LG_NONE;
+        const char *msg = NULL;
+        lg_plan_problems_get(p, i, &code, &row, &rel, &msg);
+        PyObject *t = Py_BuildValue("(iLLN)", (int)code, (long long)row, (long long)rel,
+                                    text(msg ? msg : ""));
+        if (!t) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    return list;
+}
+
+/* classify(kind=None, central=None, region=None, neighbours=None, border_min_m=0,
+ *          border_gap_m=0, workload=None, weights=None, min_bases=0, max_bases=0)
+ * -> (kind int32, central int64, score float64 or None, feasible, problems).
+ * With kind and central given: validate that plan. */
+static PyObject *Stations_classify(StationsObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"kind",         "central",      "region",   "neighbours",
+                             "border_min_m", "border_gap_m", "workload", "weights",
+                             "min_bases",    "max_bases",    NULL};
+    PyObject *ko = Py_None, *cO = Py_None, *ro = Py_None, *no = Py_None, *wlo = Py_None,
+             *wo = Py_None;
+    lg_classify_options opt;
+    memset(&opt, 0, sizeof opt);
+    Py_ssize_t minb = 0, maxb = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOddOOnn", kwlist, &ko, &cO, &ro, &no,
+                                     &opt.border_min_m, &opt.border_gap_m, &wlo, &wo, &minb, &maxb))
+        return NULL;
+    opt.region = layer_arg(ro, "region");
+    opt.neighbours = layer_arg(no, "neighbours");
+    if (PyErr_Occurred())
+        return NULL;
+    if (minb < 0 || maxb < 0)
+        return raise_code(LG_ERR_ARG, "stations: min_bases and max_bases must be >= 0");
+    opt.min_bases = (size_t)minb;
+    opt.max_bases = (size_t)maxb;
+    npy_intp n = (npy_intp)lg_stations_count(self->st);
+    int ok;
+    PyArrayObject *kin = NULL, *cin = NULL, *w = NULL, *kout = NULL, *cout = NULL, *sout = NULL;
+    PyObject *wseq = NULL, *ret = NULL;
+    const char **names = NULL;
+    Py_ssize_t nw = 0;
+    lg_context *ctx = NULL;
+    lg_plan_problems *probs = NULL;
+    if ((kin = opt_array(ko, NPY_INT32, n, "kind", &ok), !ok) ||
+        (cin = opt_array(cO, NPY_INT64, n, "central", &ok), !ok))
+        goto done;
+    if (!kin != !cin) {
+        raise_code(LG_ERR_ARG, "stations: give both kind and central to validate a plan");
+        goto done;
+    }
+    if (wlo != Py_None) {
+        if (!(wseq = PySequence_Fast(wlo, "workload must be a sequence of str")) ||
+            !(names = str_list(wseq, &nw)))
+            goto done;
+        opt.workload = names;
+        opt.n_workload = (size_t)nw;
+    }
+    if ((w = opt_array(wo, NPY_FLOAT64, nw, "weights", &ok), !ok))
+        goto done;
+    if (w && !names) {
+        raise_code(LG_ERR_ARG, "stations: weights need workload field names");
+        goto done;
+    }
+    opt.weights = w ? PyArray_DATA(w) : NULL;
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    bool feasible = false;
+    lg_error e;
+    if (kin) {
+        PyThreadState *ts = PyEval_SaveThread();
+        e = lg_stations_validate(ctx, self->st, &opt, PyArray_DATA(kin), PyArray_DATA(cin),
+                                 (size_t)n, &probs);
+        PyEval_RestoreThread(ts);
+        feasible = lg_plan_problems_count(probs) == 0;
+    } else {
+        kout = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_INT32, 0);
+        cout = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+        sout = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64);
+        if (!kout || !cout || !sout)
+            goto done;
+        PyThreadState *ts = PyEval_SaveThread();
+        e = lg_stations_classify(ctx, self->st, &opt, PyArray_DATA(kout), PyArray_DATA(cout),
+                                 PyArray_DATA(sout), (size_t)n, &feasible, &probs);
+        PyEval_RestoreThread(ts);
+    }
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    PyObject *pl = plan_problems_list(probs);
+    if (!pl)
+        goto done;
+    if (kin)
+        ret = Py_BuildValue("(OOOON)", kin, cin, Py_None, feasible ? Py_True : Py_False, pl);
+    else
+        ret = Py_BuildValue("(OOOON)", kout, cout, sout, feasible ? Py_True : Py_False, pl);
+done:
+    lg_plan_problems_free(probs);
+    lg_context_free(ctx);
+    PyMem_Free(names);
+    Py_XDECREF(wseq);
+    Py_XDECREF(kin);
+    Py_XDECREF(cin);
+    Py_XDECREF(w);
+    Py_XDECREF(kout);
+    Py_XDECREF(cout);
+    Py_XDECREF(sout);
+    return ret;
+}
+
+static PyMethodDef Stations_methods[] = {
+    {"names", (PyCFunction)Stations_names, METH_NOARGS, "names() -> list of station names."},
+    {"points", (PyCFunction)Stations_points, METH_NOARGS, "points() -> (x, y) or None."},
+    {"cell_station", (PyCFunction)Stations_cell_station, METH_NOARGS,
+     "cell_station() -> station row per cell (int64, -1 none) or None without cells."},
+    {"cell_counts", (PyCFunction)Stations_cell_counts, METH_NOARGS,
+     "cell_counts() -> cells per station (int64)."},
+    {"workload", (PyCFunction)Stations_workload, METH_NOARGS,
+     "workload() -> dict field -> float64 per station."},
+    {"graph", (PyCFunction)Stations_graph, METH_NOARGS,
+     "graph() -> Graph of station adjacency (a copy)."},
+    {"jurisdictions", (PyCFunction)Stations_jurisdictions, METH_NOARGS,
+     "jurisdictions() -> Layer, one row per station (kept alive by this object)."},
+    {"classify", (PyCFunction)(void (*)(void))Stations_classify, METH_VARARGS | METH_KEYWORDS,
+     "classify(kind=None, central=None, ...) -> (kind, central, score, feasible, problems)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Stations_as_sequence = {.sq_length = (lenfunc)Stations_len};
+
+static PyTypeObject StationsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "libgrid._libgrid.Stations",
+    .tp_basicsize = sizeof(StationsObject),
+    .tp_dealloc = (destructor)Stations_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An lg_stations (use libgrid.Stations).",
+    .tp_methods = Stations_methods,
+    .tp_as_sequence = &Stations_as_sequence,
+};
+
+/* -------------------------------------------------------------- hierarchy */
+
+typedef struct {
+    PyObject_HEAD lg_hierarchy *h;
+    PyObject *stations;
+} HierarchyObject;
+
+static PyTypeObject HierarchyType;
+
+static void Hierarchy_dealloc(HierarchyObject *self)
+{
+    lg_hierarchy_free(self->h);
+    Py_XDECREF(self->stations);
+    PyObject_Free(self);
+}
+
+/* hierarchy(stations, kind=None, central=None, cell_zone=None, zone_site=None) */
+static PyObject *mod_hierarchy(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"stations", "kind", "central", "cell_zone", "zone_site", NULL};
+    PyObject *so, *ko = Py_None, *co = Py_None, *zo = Py_None, *sso = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|OOOO", kwlist, &StationsType, &so, &ko, &co,
+                                     &zo, &sso))
+        return NULL;
+    lg_stations *st = ((StationsObject *)so)->st;
+    npy_intp n = (npy_intp)lg_stations_count(st);
+    int ok;
+    PyArrayObject *k = NULL, *c = NULL, *z = NULL, *s = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if ((k = opt_array(ko, NPY_INT32, n, "kind", &ok), !ok) ||
+        (c = opt_array(co, NPY_INT64, n, "central", &ok), !ok) ||
+        (z = opt_array(zo, NPY_INT64, -1, "cell_zone", &ok), !ok) ||
+        (s = opt_array(sso, NPY_INT64, -1, "zone_site", &ok), !ok))
+        goto done;
+    lg_hierarchy_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.cell_zone = z ? PyArray_DATA(z) : NULL;
+    opt.n_cells = z ? (size_t)PyArray_SIZE(z) : 0;
+    opt.zone_site = s ? PyArray_DATA(s) : NULL;
+    opt.n_zones = s ? (size_t)PyArray_SIZE(s) : 0;
+    if (!(ctx = new_context()))
+        goto done;
+    lg_hierarchy *h = NULL;
+    lg_error e = lg_hierarchy_new(ctx, st, k ? PyArray_DATA(k) : NULL, c ? PyArray_DATA(c) : NULL,
+                                  (size_t)n, &opt, &h);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    HierarchyObject *self = PyObject_New(HierarchyObject, &HierarchyType);
+    if (!self) {
+        lg_hierarchy_free(h);
+        goto done;
+    }
+    self->h = h;
+    self->stations = Py_NewRef(so);
+    ret = (PyObject *)self;
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(k);
+    Py_XDECREF(c);
+    Py_XDECREF(z);
+    Py_XDECREF(s);
+    return ret;
+}
+
+/* Two same-sized float64 arrays, flattened; NULL on error (raised). */
+static int xy_arrays(PyObject *xo, PyObject *yo, const char *what, PyArrayObject **xa,
+                     PyArrayObject **ya)
+{
+    *xa = as_doubles(xo);
+    *ya = *xa ? as_doubles(yo) : NULL;
+    if (!*xa || !*ya) {
+        Py_XDECREF(*xa);
+        *xa = NULL;
+        return -1;
+    }
+    if (PyArray_SIZE(*xa) != PyArray_SIZE(*ya)) {
+        char msg[256];
+        PyOS_snprintf(msg, sizeof msg, "%s: x and y must have the same size, got %ld and %ld", what,
+                      (long)PyArray_SIZE(*xa), (long)PyArray_SIZE(*ya));
+        raise_code(LG_ERR_ARG, msg);
+        Py_CLEAR(*xa);
+        Py_CLEAR(*ya);
+        return -1;
+    }
+    return 0;
+}
+
+/* lookup(x, y) -> (cell, zone, service_station, station, kind int32, central) */
+static PyObject *Hierarchy_lookup(HierarchyObject *self, PyObject *args)
+{
+    PyObject *xo, *yo;
+    if (!PyArg_ParseTuple(args, "OO", &xo, &yo))
+        return NULL;
+    PyArrayObject *xa, *ya;
+    if (xy_arrays(xo, yo, "lookup", &xa, &ya) < 0)
+        return NULL;
+    npy_intp n = PyArray_SIZE(xa);
+    PyArrayObject *o[6] = {NULL};
+    PyObject *ret = NULL;
+    for (int i = 0; i < 6; i++)
+        if (!(o[i] = (PyArrayObject *)new_array(1, &n, i == 4 ? NPY_INT32 : NPY_INT64)))
+            goto done;
+    const double *x = PyArray_DATA(xa), *y = PyArray_DATA(ya);
+    for (npy_intp start = 0; start < n; start += LOCATE_CHUNK) {
+        npy_intp m = n - start < LOCATE_CHUNK ? n - start : LOCATE_CHUNK;
+        lg_error e;
+        Py_BEGIN_ALLOW_THREADS e = lg_hierarchy_lookup_many(
+            self->h, x + start, y + start, (size_t)m, (int64_t *)PyArray_DATA(o[0]) + start,
+            (int64_t *)PyArray_DATA(o[1]) + start, (int64_t *)PyArray_DATA(o[2]) + start,
+            (int64_t *)PyArray_DATA(o[3]) + start, (int32_t *)PyArray_DATA(o[4]) + start,
+            (int64_t *)PyArray_DATA(o[5]) + start);
+        Py_END_ALLOW_THREADS if (e != LG_OK)
+        {
+            raise_code(e, "hierarchy lookup failed");
+            goto done;
+        }
+        if (start + m < n && PyErr_CheckSignals() != 0)
+            goto done;
+    }
+    ret = Py_BuildValue("(OOOOOO)", o[0], o[1], o[2], o[3], o[4], o[5]);
+done:
+    for (int i = 0; i < 6; i++)
+        Py_XDECREF(o[i]);
+    Py_DECREF(xa);
+    Py_DECREF(ya);
+    return ret;
+}
+
+static PyMethodDef Hierarchy_methods[] = {
+    {"lookup", (PyCFunction)Hierarchy_lookup, METH_VARARGS,
+     "lookup(x, y) -> (cell, zone, service_station, station, kind, central) arrays."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject HierarchyType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "libgrid._libgrid.Hierarchy",
+    .tp_basicsize = sizeof(HierarchyObject),
+    .tp_dealloc = (destructor)Hierarchy_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An lg_hierarchy (use libgrid.Hierarchy).",
+    .tp_methods = Hierarchy_methods,
+};
+
+/* ------------------------------------------------------------------ units */
+
+typedef struct {
+    PyObject_HEAD lg_units *u;
+    PyObject *layer;
+} UnitsObject;
+
+static PyTypeObject UnitsType;
+
+static void Units_dealloc(UnitsObject *self)
+{
+    lg_units_free(self->u);
+    Py_XDECREF(self->layer);
+    PyObject_Free(self);
+}
+
+/* units(layer=None, cell_station=None, detour=0, speeds=None, bucket_load=0) */
+static PyObject *mod_units(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer", "cell_station", "detour", "speeds", "bucket_load", NULL};
+    PyObject *lo = Py_None, *cso = Py_None, *spo = Py_None;
+    lg_units_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOdOd", kwlist, &lo, &cso, &opt.detour, &spo,
+                                     &opt.bucket_load))
+        return NULL;
+    opt.cells = layer_arg(lo, "units");
+    if (PyErr_Occurred())
+        return NULL;
+    int ok;
+    PyArrayObject *cs = NULL, *sp = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if ((cs = opt_array(cso, NPY_INT64, opt.cells ? (npy_intp)lg_layer_count(opt.cells) : -1,
+                        "cell_station", &ok),
+         !ok) ||
+        (sp = opt_array(spo, NPY_FLOAT64, LG_UNIT_KINDS, "speeds", &ok), !ok))
+        goto done;
+    if (cs && !opt.cells) {
+        raise_code(LG_ERR_ARG, "units: cell_station needs a grid");
+        goto done;
+    }
+    opt.cell_station = cs ? PyArray_DATA(cs) : NULL;
+    if (sp)
+        memcpy(opt.speed_mps, PyArray_DATA(sp), sizeof opt.speed_mps);
+    if (!(ctx = new_context()))
+        goto done;
+    lg_units *u = NULL;
+    lg_error e = lg_units_new(ctx, &opt, &u);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    UnitsObject *self = PyObject_New(UnitsObject, &UnitsType);
+    if (!self) {
+        lg_units_free(u);
+        goto done;
+    }
+    self->u = u;
+    self->layer = Py_NewRef(lo);
+    ret = (PyObject *)self;
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(cs);
+    Py_XDECREF(sp);
+    return ret;
+}
+
+/* update(ids, x=None, y=None, time=None, status=None, caps=None, kind=None, station=None) */
+static PyObject *Units_update(UnitsObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"ids", "x", "y", "time", "status", "caps", "kind", "station", NULL};
+    PyObject *o[8] = {NULL, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOO", kwlist, &o[0], &o[1], &o[2], &o[3],
+                                     &o[4], &o[5], &o[6], &o[7]))
+        return NULL;
+    static const int types[8] = {NPY_INT64, NPY_FLOAT64, NPY_FLOAT64, NPY_FLOAT64,
+                                 NPY_INT32, NPY_UINT32,  NPY_INT32,   NPY_INT64};
+    static const char *names[8] = {"ids", "x", "y", "time", "status", "caps", "kind", "station"};
+    PyArrayObject *a[8] = {NULL};
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    int ok;
+    a[0] = opt_array(o[0], NPY_INT64, -1, "ids", &ok);
+    if (!ok)
+        goto done;
+    npy_intp n = a[0] ? PyArray_SIZE(a[0]) : 0;
+    for (int i = 1; i < 8; i++)
+        if ((a[i] = opt_array(o[i], types[i], n, names[i], &ok), !ok))
+            goto done;
+    if (!a[1] != !a[2]) {
+        raise_code(LG_ERR_ARG, "units: give both x and y or neither");
+        goto done;
+    }
+    lg_units_batch b;
+    memset(&b, 0, sizeof b);
+    b.n = (size_t)n;
+    b.ids = a[0] ? PyArray_DATA(a[0]) : NULL;
+    b.x = a[1] ? PyArray_DATA(a[1]) : NULL;
+    b.y = a[2] ? PyArray_DATA(a[2]) : NULL;
+    b.time_s = a[3] ? PyArray_DATA(a[3]) : NULL;
+    b.status = a[4] ? PyArray_DATA(a[4]) : NULL;
+    b.caps = a[5] ? PyArray_DATA(a[5]) : NULL;
+    b.kind = a[6] ? PyArray_DATA(a[6]) : NULL;
+    b.station = a[7] ? PyArray_DATA(a[7]) : NULL;
+    if (n == 0) {
+        ret = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (!(ctx = new_context()))
+        goto done;
+    lg_error e;
+    Py_BEGIN_ALLOW_THREADS e = lg_units_update(ctx, self->u, &b);
+    Py_END_ALLOW_THREADS ret = e != LG_OK ? raise_ctx(e, ctx) : Py_NewRef(Py_None);
+done:
+    lg_context_free(ctx);
+    for (int i = 0; i < 8; i++)
+        Py_XDECREF(a[i]);
+    return ret;
+}
+
+static PyObject *Units_remove(UnitsObject *self, PyObject *arg)
+{
+    int ok;
+    PyArrayObject *ids = opt_array(arg, NPY_INT64, -1, "ids", &ok);
+    if (!ok)
+        return NULL;
+    if (!ids)
+        Py_RETURN_NONE;
+    lg_context *ctx = new_context();
+    PyObject *ret = NULL;
+    if (ctx) {
+        lg_error e;
+        Py_BEGIN_ALLOW_THREADS e =
+            lg_units_remove(ctx, self->u, PyArray_DATA(ids), (size_t)PyArray_SIZE(ids));
+        Py_END_ALLOW_THREADS ret = e != LG_OK ? raise_ctx(e, ctx) : Py_NewRef(Py_None);
+        lg_context_free(ctx);
+    }
+    Py_DECREF(ids);
+    return ret;
+}
+
+static PyObject *Units_flush(UnitsObject *self, PyObject *unused)
+{
+    (void)unused;
+    lg_context *ctx = new_context();
+    if (!ctx)
+        return NULL;
+    lg_error e;
+    Py_BEGIN_ALLOW_THREADS e = lg_units_flush(ctx, self->u);
+    Py_END_ALLOW_THREADS PyObject *ret = e != LG_OK ? raise_ctx(e, ctx) : Py_NewRef(Py_None);
+    lg_context_free(ctx);
+    return ret;
+}
+
+static Py_ssize_t Units_len(UnitsObject *self)
+{
+    return (Py_ssize_t)lg_units_count(self->u);
+}
+
+#define NEAREST_CHUNK ((npy_intp)1 << 14)
+
+/* nearest(x, y, k, status_mask=0, kind_mask=0, caps_all=0, caps_any=0, station=None,
+ *         max_dist=0) -> (ids, dist, eta, flags, count); arrays (n, k), count (n,) */
+static PyObject *Units_nearest(UnitsObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"x",        "y",        "k",       "status_mask", "kind_mask",
+                             "caps_all", "caps_any", "station", "max_dist",    NULL};
+    PyObject *xo, *yo, *sto = Py_None;
+    Py_ssize_t k = 1;
+    unsigned int smask = 0, kmask = 0, call = 0, cany = 0;
+    lg_unit_filter f;
+    memset(&f, 0, sizeof f);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|nIIIIOd", kwlist, &xo, &yo, &k, &smask, &kmask,
+                                     &call, &cany, &sto, &f.max_dist_m))
+        return NULL;
+    if (k < 1)
+        return raise_code(LG_ERR_ARG, "nearest: k must be >= 1");
+    f.status_mask = smask;
+    f.kind_mask = kmask;
+    f.caps_all = call;
+    f.caps_any = cany;
+    if (sto != Py_None) {
+        long long s = PyLong_AsLongLong(sto);
+        if (s == -1 && PyErr_Occurred())
+            return NULL;
+        f.by_station = true;
+        f.station = (int64_t)s;
+    }
+    PyArrayObject *xa, *ya;
+    if (xy_arrays(xo, yo, "nearest", &xa, &ya) < 0)
+        return NULL;
+    npy_intp n = PyArray_SIZE(xa), dims[2] = {n, (npy_intp)k};
+    PyArrayObject *ids = (PyArrayObject *)new_array(2, dims, NPY_INT64);
+    PyArrayObject *dist = (PyArrayObject *)new_array(2, dims, NPY_FLOAT64);
+    PyArrayObject *eta = (PyArrayObject *)new_array(2, dims, NPY_FLOAT64);
+    PyArrayObject *flags = (PyArrayObject *)new_array(2, dims, NPY_UINT32);
+    PyArrayObject *count = (PyArrayObject *)new_array(1, &n, NPY_UINTP);
+    PyObject *ret = NULL;
+    if (!ids || !dist || !eta || !flags || !count)
+        goto done;
+    const double *x = PyArray_DATA(xa), *y = PyArray_DATA(ya);
+    for (npy_intp start = 0; start < n; start += NEAREST_CHUNK) {
+        npy_intp m = n - start < NEAREST_CHUNK ? n - start : NEAREST_CHUNK;
+        size_t off = (size_t)start * (size_t)k;
+        lg_unit_results r = {
+            .ids = (int64_t *)PyArray_DATA(ids) + off,
+            .dist_m = (double *)PyArray_DATA(dist) + off,
+            .eta_s = (double *)PyArray_DATA(eta) + off,
+            .flags = (uint32_t *)PyArray_DATA(flags) + off,
+            .count = (size_t *)PyArray_DATA(count) + start,
+        };
+        lg_error e;
+        Py_BEGIN_ALLOW_THREADS e =
+            lg_units_nearest(self->u, x + start, y + start, (size_t)m, (size_t)k, &f, &r);
+        Py_END_ALLOW_THREADS if (e != LG_OK)
+        {
+            raise_code(e, "nearest: bad arguments");
+            goto done;
+        }
+        if (start + m < n && PyErr_CheckSignals() != 0)
+            goto done;
+    }
+    ret = Py_BuildValue("(OOOOO)", ids, dist, eta, flags, count);
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(dist);
+    Py_XDECREF(eta);
+    Py_XDECREF(flags);
+    Py_XDECREF(count);
+    Py_DECREF(xa);
+    Py_DECREF(ya);
+    return ret;
+}
+
+/* get() -> dict of arrays of every unit of the published state, sorted by id */
+static PyObject *Units_get(UnitsObject *self, PyObject *unused)
+{
+    (void)unused;
+    lg_units_view v;
+    lg_units_view_acquire(self->u, &v);
+    npy_intp n = (npy_intp)lg_units_view_count(&v);
+    static const int types[8] = {NPY_INT64, NPY_FLOAT64, NPY_FLOAT64, NPY_FLOAT64,
+                                 NPY_INT32, NPY_UINT32,  NPY_INT32,   NPY_INT64};
+    static const char *names[8] = {"id", "x", "y", "time", "status", "caps", "kind", "station"};
+    PyArrayObject *a[8] = {NULL};
+    PyObject *d = NULL;
+    for (int i = 0; i < 8; i++)
+        if (!(a[i] = (PyArrayObject *)new_array(1, &n, types[i])))
+            goto done;
+    lg_error e = lg_units_view_get(&v, 0, (size_t)n, PyArray_DATA(a[0]), PyArray_DATA(a[1]),
+                                   PyArray_DATA(a[2]), PyArray_DATA(a[3]), PyArray_DATA(a[4]),
+                                   PyArray_DATA(a[5]), PyArray_DATA(a[6]), PyArray_DATA(a[7]));
+    if (e != LG_OK) {
+        raise_code(e, "units: cannot read the registry");
+        goto done;
+    }
+    d = PyDict_New();
+    for (int i = 0; d && i < 8; i++)
+        if (PyDict_SetItemString(d, names[i], (PyObject *)a[i]) < 0)
+            Py_CLEAR(d);
+done:
+    lg_units_view_release(&v);
+    for (int i = 0; i < 8; i++)
+        Py_XDECREF(a[i]);
+    return d;
+}
+
+static PyObject *Units_station_at(UnitsObject *self, PyObject *args)
+{
+    PyObject *xo, *yo;
+    if (!PyArg_ParseTuple(args, "OO", &xo, &yo))
+        return NULL;
+    PyArrayObject *xa, *ya;
+    if (xy_arrays(xo, yo, "station_at", &xa, &ya) < 0)
+        return NULL;
+    npy_intp n = PyArray_SIZE(xa);
+    PyArrayObject *out = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+    if (out) {
+        const double *x = PyArray_DATA(xa), *y = PyArray_DATA(ya);
+        int64_t *o = PyArray_DATA(out);
+        Py_BEGIN_ALLOW_THREADS for (npy_intp i = 0; i < n; i++) o[i] =
+            lg_units_station_at(self->u, x[i], y[i]);
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(xa);
+    Py_DECREF(ya);
+    return (PyObject *)out;
+}
+
+static PyObject *Units_eta(UnitsObject *self, PyObject *args)
+{
+    int kind;
+    double d;
+    if (!PyArg_ParseTuple(args, "id", &kind, &d))
+        return NULL;
+    return PyFloat_FromDouble(lg_units_eta_s(self->u, kind, d));
+}
+
+static PyMethodDef Units_methods[] = {
+    {"update", (PyCFunction)(void (*)(void))Units_update, METH_VARARGS | METH_KEYWORDS,
+     "update(ids, x=None, y=None, time=None, status=None, caps=None, kind=None, station=None)"},
+    {"remove", (PyCFunction)Units_remove, METH_O, "remove(ids)"},
+    {"flush", (PyCFunction)Units_flush, METH_NOARGS, "flush(): publish deferred batches."},
+    {"nearest", (PyCFunction)(void (*)(void))Units_nearest, METH_VARARGS | METH_KEYWORDS,
+     "nearest(x, y, k, ...) -> (ids, dist, eta, flags, count)"},
+    {"get", (PyCFunction)Units_get, METH_NOARGS, "get() -> dict of arrays of every unit."},
+    {"station_at", (PyCFunction)Units_station_at, METH_VARARGS,
+     "station_at(x, y) -> station per point."},
+    {"eta", (PyCFunction)Units_eta, METH_VARARGS, "eta(kind, dist_m) -> seconds."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Units_as_sequence = {.sq_length = (lenfunc)Units_len};
+
+static PyTypeObject UnitsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "libgrid._libgrid.Units",
+    .tp_basicsize = sizeof(UnitsObject),
+    .tp_dealloc = (destructor)Units_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An lg_units registry (use libgrid.Units).",
+    .tp_methods = Units_methods,
+    .tp_as_sequence = &Units_as_sequence,
+};
+
+/* -------------------------------------------------------------- run cards */
+
+/* runcards(layer, sx, sy, ids=None, k=0, speed=0, detour=0)
+ * -> (stations (n,k), eta (n,k), demand_x, demand_y) */
+static PyObject *mod_runcards(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer", "sx", "sy", "ids", "k", "speed", "detour", NULL};
+    PyObject *lo, *sxo, *syo, *ido = Py_None;
+    Py_ssize_t k = 0;
+    lg_runcard_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO|Ondd", kwlist, &LayerType, &lo, &sxo, &syo,
+                                     &ido, &k, &opt.speed_mps, &opt.detour))
+        return NULL;
+    if (k < 0)
+        return raise_code(LG_ERR_ARG, "run cards: k must be >= 1");
+    opt.k = (size_t)k;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    int ok;
+    PyArrayObject *sx = NULL, *sy = NULL, *ids = NULL, *st = NULL, *eta = NULL, *dx = NULL,
+                  *dy = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    lg_runcard *rc = NULL;
+    if ((sx = opt_array(sxo, NPY_FLOAT64, -1, "station_x", &ok), !ok) ||
+        (sy = opt_array(syo, NPY_FLOAT64, sx ? PyArray_SIZE(sx) : 0, "station_y", &ok), !ok) ||
+        (ids = opt_array(ido, NPY_INT64, sx ? PyArray_SIZE(sx) : 0, "station_ids", &ok), !ok))
+        goto done;
+    size_t ns = sx ? (size_t)PyArray_SIZE(sx) : 0;
+    if (!(ctx = new_context()))
+        goto done;
+    lg_error e;
+    Py_BEGIN_ALLOW_THREADS e =
+        lg_runcard_build(ctx, l, sx ? PyArray_DATA(sx) : NULL, sy ? PyArray_DATA(sy) : NULL,
+                         ids ? PyArray_DATA(ids) : NULL, ns, &opt, &rc);
+    Py_END_ALLOW_THREADS if (e != LG_OK)
+    {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    size_t kk = lg_runcard_k(rc);
+    npy_intp nc = (npy_intp)lg_layer_count(l), dims[2] = {nc, (npy_intp)kk};
+    st = (PyArrayObject *)new_array(2, dims, NPY_INT64);
+    eta = (PyArrayObject *)new_array(2, dims, NPY_FLOAT64);
+    dx = (PyArrayObject *)new_array(1, &nc, NPY_FLOAT64);
+    dy = (PyArrayObject *)new_array(1, &nc, NPY_FLOAT64);
+    if (!st || !eta || !dx || !dy)
+        goto done;
+    int64_t *sv = PyArray_DATA(st);
+    double *ev = PyArray_DATA(eta), *xv = PyArray_DATA(dx), *yv = PyArray_DATA(dy);
+    Py_BEGIN_ALLOW_THREADS for (npy_intp r = 0; r < nc; r++)
+    {
+        size_t got = 0;
+        if (lg_runcard_cell(rc, (size_t)r, sv + r * (npy_intp)kk, ev + r * (npy_intp)kk, &got) !=
+            LG_OK)
+            got = 0;
+        for (size_t j = got; j < kk; j++) {
+            sv[r * (npy_intp)kk + (npy_intp)j] = LG_NONE;
+            ev[r * (npy_intp)kk + (npy_intp)j] = INFINITY;
+        }
+        if (lg_runcard_demand_point(rc, (size_t)r, &xv[r], &yv[r]) != LG_OK)
+            xv[r] = yv[r] = NAN;
+    }
+    Py_END_ALLOW_THREADS ret = Py_BuildValue("(OOOO)", st, eta, dx, dy);
+done:
+    lg_runcard_free(rc);
+    lg_context_free(ctx);
+    Py_XDECREF(sx);
+    Py_XDECREF(sy);
+    Py_XDECREF(ids);
+    Py_XDECREF(st);
+    Py_XDECREF(eta);
+    Py_XDECREF(dx);
+    Py_XDECREF(dy);
+    return ret;
+}
+
+/* --------------------------------------------------------------- coverage */
+
+static PyObject *totals_dict(const lg_coverage_totals *t)
+{
+    return Py_BuildValue("{s:n,s:n,s:n,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:d}",
+                         "cells", (Py_ssize_t)t->cells, "cells_covered",
+                         (Py_ssize_t)t->cells_covered, "cells_backup", (Py_ssize_t)t->cells_backup,
+                         "area_m2", t->area_m2, "area_covered_m2", t->area_covered_m2,
+                         "area_backup_m2", t->area_backup_m2, "weight", t->weight, "weight_covered",
+                         t->weight_covered, "weight_backup", t->weight_backup, "share_cells",
+                         t->share_cells, "share_cells_backup", t->share_cells_backup, "share_area",
+                         t->share_area, "share_area_backup", t->share_area_backup, "share",
+                         t->share, "backup_share", t->backup_share, "mean_distance_m",
+                         t->mean_distance_m, "max_distance_m", t->max_distance_m);
+}
+
+static PyObject *totals_list(const lg_coverage_totals *t, size_t n)
+{
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *d = totals_dict(&t[i]);
+        if (!d) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, (Py_ssize_t)i, d);
+    }
+    return l;
+}
+
+/* coverage(layer, fx, fy, radius=0, minutes=0, speed=0, detour=0, x=None, y=None,
+ *          weight=None, group=None, n_groups=0) -> dict */
+static PyObject *mod_coverage(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer", "fx", "fy",     "radius", "minutes",  "speed", "detour",
+                             "x",     "y",  "weight", "group",  "n_groups", NULL};
+    PyObject *lo, *fxo, *fyo, *xo = Py_None, *yo = Py_None, *wo = Py_None, *go = Py_None;
+    Py_ssize_t ng = 0;
+    lg_coverage_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO|ddddOOOOn", kwlist, &LayerType, &lo, &fxo,
+                                     &fyo, &opt.threshold.radius_m, &opt.threshold.minutes,
+                                     &opt.threshold.speed_mps, &opt.threshold.detour, &xo, &yo, &wo,
+                                     &go, &ng))
+        return NULL;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    npy_intp n = (npy_intp)lg_layer_count(l);
+    int ok;
+    PyArrayObject *fx = NULL, *fy = NULL, *x = NULL, *y = NULL, *w = NULL, *g = NULL;
+    PyArrayObject *nearest = NULL, *dist = NULL, *eta = NULL, *count = NULL, *unc = NULL;
+    lg_coverage_totals *gt = NULL, *ft = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if (ng < 0) {
+        raise_code(LG_ERR_ARG, "coverage: n_groups must be >= 0");
+        goto done;
+    }
+    if ((fx = opt_array(fxo, NPY_FLOAT64, -1, "coverage: facility x", &ok), !ok) ||
+        (fy = opt_array(fyo, NPY_FLOAT64, fx ? PyArray_SIZE(fx) : 0, "coverage: facility y", &ok),
+         !ok) ||
+        (x = opt_array(xo, NPY_FLOAT64, n, "coverage: demand x", &ok), !ok) ||
+        (y = opt_array(yo, NPY_FLOAT64, n, "coverage: demand y", &ok), !ok) ||
+        (w = opt_array(wo, NPY_FLOAT64, n, "coverage: weight", &ok), !ok) ||
+        (g = opt_array(go, NPY_INT64, n, "coverage: group", &ok), !ok))
+        goto done;
+    size_t nf = fx ? (size_t)PyArray_SIZE(fx) : 0;
+    opt.x = x ? PyArray_DATA(x) : NULL;
+    opt.y = y ? PyArray_DATA(y) : NULL;
+    opt.weight = w ? PyArray_DATA(w) : NULL;
+    opt.group = g ? PyArray_DATA(g) : NULL;
+    opt.n_groups = g ? (size_t)ng : 0;
+    nearest = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+    dist = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64);
+    eta = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64);
+    count = (PyArrayObject *)new_array(1, &n, NPY_INT32);
+    unc = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+    gt = PyMem_Calloc(opt.n_groups + 1, sizeof *gt);
+    ft = PyMem_Calloc(nf + 1, sizeof *ft);
+    if (!nearest || !dist || !eta || !count || !unc || !gt || !ft) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    size_t nunc = 0;
+    lg_coverage_totals tot;
+    lg_coverage_results r = {
+        .nearest = PyArray_DATA(nearest),
+        .distance_m = PyArray_DATA(dist),
+        .eta_s = PyArray_DATA(eta),
+        .count = PyArray_DATA(count),
+        .uncovered = PyArray_DATA(unc),
+        .n_uncovered = &nunc,
+        .totals = &tot,
+        .group_totals = opt.group ? gt : NULL, /* coverage.c reads group[] when set */
+        .facility_totals = ft,
+    };
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    double radius = NAN;
+    lg_error e = lg_coverage_radius_m(ctx, &opt.threshold, &radius);
+    if (e == LG_OK) {
+        PyThreadState *ts = PyEval_SaveThread();
+        e = lg_coverage_cells(ctx, l, fx ? PyArray_DATA(fx) : NULL, fy ? PyArray_DATA(fy) : NULL,
+                              nf, &opt, &r);
+        PyEval_RestoreThread(ts);
+    }
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    PyArray_Dims dm = {(npy_intp[]){(npy_intp)nunc}, 1};
+    PyObject *rz = PyArray_Resize(unc, &dm, 0, NPY_CORDER);
+    if (!rz)
+        goto done;
+    Py_DECREF(rz);
+    ret = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:N,s:N,s:N,s:d}", "nearest", nearest, "distance",
+                        dist, "eta", eta, "count", count, "uncovered", unc, "totals",
+                        totals_dict(&tot), "group_totals", totals_list(gt, opt.n_groups),
+                        "facility_totals", totals_list(ft, nf), "radius_m", radius);
+done:
+    lg_context_free(ctx);
+    PyMem_Free(gt);
+    PyMem_Free(ft);
+    Py_XDECREF(fx);
+    Py_XDECREF(fy);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(w);
+    Py_XDECREF(g);
+    Py_XDECREF(nearest);
+    Py_XDECREF(dist);
+    Py_XDECREF(eta);
+    Py_XDECREF(count);
+    Py_XDECREF(unc);
+    return ret;
+}
+
+/* coverage_area(layer, fx, fy, radius=0, minutes=0, speed=0, detour=0, quadrant_segments=0,
+ *               method=0, dissolve=False, uncovered=True) -> dict */
+static PyObject *mod_coverage_area(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer",   "fx",       "fy",        "radius",
+                             "minutes", "speed",    "detour",    "quadrant_segments",
+                             "method",  "dissolve", "uncovered", NULL};
+    PyObject *lo, *fxo, *fyo;
+    int method = 0, dissolve = 0, want = 1;
+    lg_area_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO|ddddiipp", kwlist, &LayerType, &lo, &fxo,
+                                     &fyo, &opt.threshold.radius_m, &opt.threshold.minutes,
+                                     &opt.threshold.speed_mps, &opt.threshold.detour,
+                                     &opt.quadrant_segments, &method, &dissolve, &want))
+        return NULL;
+    opt.method = method ? LG_AREA_UNION : LG_AREA_CLIP;
+    opt.dissolve = dissolve != 0;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    npy_intp n = (npy_intp)lg_layer_count(l);
+    int ok;
+    PyArrayObject *fx = NULL, *fy = NULL, *cc = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    lg_layer *unc = NULL;
+    if ((fx = opt_array(fxo, NPY_FLOAT64, -1, "coverage_area: facility x", &ok), !ok) ||
+        (fy = opt_array(fyo, NPY_FLOAT64, fx ? PyArray_SIZE(fx) : 0, "coverage_area: facility y",
+                        &ok),
+         !ok))
+        goto done;
+    if (!(cc = (PyArrayObject *)new_array(1, &n, NPY_FLOAT64)))
+        goto done;
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    lg_area_result res;
+    memset(&res, 0, sizeof res);
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = lg_coverage_area(ctx, l, fx ? PyArray_DATA(fx) : NULL,
+                                  fy ? PyArray_DATA(fy) : NULL, fx ? (size_t)PyArray_SIZE(fx) : 0,
+                                  &opt, &res, PyArray_DATA(cc), want ? &unc : NULL);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    PyObject *ul = Py_None;
+    if (unc) {
+        if (!(ul = wrap_layer(unc)))
+            goto done;
+        unc = NULL;
+    } else {
+        Py_INCREF(ul);
+    }
+    ret = Py_BuildValue(
+        "{s:d,s:d,s:d,s:d,s:d,s:i,s:d,s:n,s:n,s:n,s:O,s:N}", "region_area_m2", res.region_area_m2,
+        "covered_area_m2", res.covered_area_m2, "uncovered_area_m2", res.uncovered_area_m2, "share",
+        res.share, "radius_m", res.radius_m, "quadrant_segments", res.quadrant_segments,
+        "buffer_area_error", res.buffer_area_error, "cells_full", (Py_ssize_t)res.cells_full,
+        "cells_none", (Py_ssize_t)res.cells_none, "cells_clipped", (Py_ssize_t)res.cells_clipped,
+        "cell_covered_m2", cc, "uncovered", ul);
+done:
+    lg_layer_free(unc);
+    lg_context_free(ctx);
+    Py_XDECREF(fx);
+    Py_XDECREF(fy);
+    Py_XDECREF(cc);
+    return ret;
+}
+
+/* siting(layer, mode ('mclp'|'lscp'), p=0, radius=0, minutes=0, speed=0, detour=0, x=None,
+ *        y=None, weight=None, candidates=None, existing_x=None, existing_y=None,
+ *        max_swap_passes=0) -> dict */
+static PyObject *mod_siting(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {
+        "layer", "mode", "p",      "radius",     "minutes",    "speed",      "detour",
+        "x",     "y",    "weight", "candidates", "existing_x", "existing_y", "max_swap_passes",
+        NULL};
+    PyObject *lo, *xo = Py_None, *yo = Py_None, *wo = Py_None, *co = Py_None, *exo = Py_None,
+                  *eyo = Py_None;
+    const char *mode;
+    Py_ssize_t p = 0;
+    unsigned int passes = 0;
+    lg_siting_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!s|nddddOOOOOOI", kwlist, &LayerType, &lo, &mode,
+                                     &p, &opt.threshold.radius_m, &opt.threshold.minutes,
+                                     &opt.threshold.speed_mps, &opt.threshold.detour, &xo, &yo, &wo,
+                                     &co, &exo, &eyo, &passes))
+        return NULL;
+    bool mclp = strcmp(mode, "mclp") == 0;
+    if (p < 0)
+        return raise_code(LG_ERR_ARG, "siting: p must be >= 0");
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    npy_intp n = (npy_intp)lg_layer_count(l);
+    int ok;
+    PyArrayObject *x = NULL, *y = NULL, *w = NULL, *c = NULL, *ex = NULL, *ey = NULL, *sites = NULL,
+                  *gain = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if ((x = opt_array(xo, NPY_FLOAT64, n, "siting: demand x", &ok), !ok) ||
+        (y = opt_array(yo, NPY_FLOAT64, n, "siting: demand y", &ok), !ok) ||
+        (w = opt_array(wo, NPY_FLOAT64, n, "siting: weight", &ok), !ok) ||
+        (c = opt_array(co, NPY_INT64, -1, "siting: candidates", &ok), !ok) ||
+        (ex = opt_array(exo, NPY_FLOAT64, -1, "siting: existing x", &ok), !ok) ||
+        (ey = opt_array(eyo, NPY_FLOAT64, ex ? PyArray_SIZE(ex) : 0, "siting: existing y", &ok),
+         !ok))
+        goto done;
+    opt.x = x ? PyArray_DATA(x) : NULL;
+    opt.y = y ? PyArray_DATA(y) : NULL;
+    opt.weight = w ? PyArray_DATA(w) : NULL;
+    opt.candidates = c ? PyArray_DATA(c) : NULL;
+    opt.n_candidates = c ? (size_t)PyArray_SIZE(c) : 0;
+    opt.existing_x = ex ? PyArray_DATA(ex) : NULL;
+    opt.existing_y = ey ? PyArray_DATA(ey) : NULL;
+    opt.n_existing = ex ? (size_t)PyArray_SIZE(ex) : 0;
+    opt.max_swap_passes = passes;
+    npy_intp cap = mclp ? (npy_intp)p : (c ? PyArray_SIZE(c) : n);
+    sites = (PyArrayObject *)new_array(1, &cap, NPY_INT64);
+    gain = (PyArrayObject *)new_array(1, &cap, NPY_FLOAT64);
+    if (!sites || !gain)
+        goto done;
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    lg_siting_summary sum;
+    memset(&sum, 0, sizeof sum);
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = mclp ? lg_siting_mclp(ctx, l, (size_t)p, &opt, PyArray_DATA(sites),
+                                       PyArray_DATA(gain), (size_t)cap, &sum)
+                      : lg_siting_lscp(ctx, l, &opt, PyArray_DATA(sites), PyArray_DATA(gain),
+                                       (size_t)cap, &sum);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    PyArray_Dims dm = {
+        (npy_intp[]){(npy_intp)(sum.n_sites < (size_t)cap ? sum.n_sites : (size_t)cap)}, 1};
+    PyObject *r1 = PyArray_Resize(sites, &dm, 0, NPY_CORDER);
+    PyObject *r2 = r1 ? PyArray_Resize(gain, &dm, 0, NPY_CORDER) : NULL;
+    Py_XDECREF(r1);
+    Py_XDECREF(r2);
+    if (!r1 || !r2)
+        goto done;
+    ret = Py_BuildValue("{s:O,s:O,s:d,s:d,s:d,s:n,s:d,s:d,s:d,s:n,s:n,s:n}", "sites", sites, "gain",
+                        gain, "total_weight", sum.total_weight, "existing_weight",
+                        sum.existing_weight, "coverable_weight", sum.coverable_weight,
+                        "uncoverable_cells", (Py_ssize_t)sum.uncoverable_cells, "covered_weight",
+                        sum.covered_weight, "greedy_weight", sum.greedy_weight, "upper_bound",
+                        sum.upper_bound, "swaps", (Py_ssize_t)sum.swaps, "lower_bound",
+                        (Py_ssize_t)sum.lower_bound, "greedy_sites", (Py_ssize_t)sum.greedy_sites);
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(w);
+    Py_XDECREF(c);
+    Py_XDECREF(ex);
+    Py_XDECREF(ey);
+    Py_XDECREF(sites);
+    Py_XDECREF(gain);
+    return ret;
+}
+
+/* heat(layer, x, y, weight=None, rows=None, time=None, t0=None, t1=None, group=None,
+ *      n_groups=0) -> dict. time int64 or float64 (by dtype), window [t0, t1). */
+static PyObject *mod_heat(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer", "x",  "y",     "weight",   "rows", "time",
+                             "t0",    "t1", "group", "n_groups", NULL};
+    PyObject *lo, *xo, *yo, *wo = Py_None, *ro = Py_None, *to = Py_None, *t0o = Py_None,
+                            *t1o = Py_None, *go = Py_None;
+    Py_ssize_t ng = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO|OOOOOOn", kwlist, &LayerType, &lo, &xo, &yo,
+                                     &wo, &ro, &to, &t0o, &t1o, &go, &ng))
+        return NULL;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    npy_intp nc = (npy_intp)lg_layer_count(l);
+    PyArrayObject *xa = NULL, *ya = NULL, *w = NULL, *r = NULL, *t = NULL, *g = NULL, *cs = NULL,
+                  *gs = NULL, *cof = NULL;
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    int ok;
+    if (ng < 0)
+        return raise_code(LG_ERR_ARG, "heat: n_groups must be >= 0");
+    if (xy_arrays(xo, yo, "heat", &xa, &ya) < 0)
+        return NULL;
+    npy_intp n = PyArray_SIZE(xa);
+    lg_heat_options opt;
+    memset(&opt, 0, sizeof opt);
+    if ((w = opt_array(wo, NPY_FLOAT64, n, "heat: weight", &ok), !ok) ||
+        (r = opt_array(ro, NPY_INT64, n, "heat: rows", &ok), !ok) ||
+        (g = opt_array(go, NPY_INT64, nc, "heat: group", &ok), !ok))
+        goto done;
+    if (to != Py_None) {
+        bool integer = PyArray_Check(to) && PyArray_ISINTEGER((PyArrayObject *)to);
+        if ((t = opt_array(to, integer ? NPY_INT64 : NPY_FLOAT64, n, "heat: time", &ok), !ok))
+            goto done;
+        if (integer) {
+            opt.time_i = PyArray_DATA(t);
+            opt.t0_i = t0o == Py_None ? INT64_MIN : (int64_t)PyLong_AsLongLong(t0o);
+            opt.t1_i = t1o == Py_None ? INT64_MAX : (int64_t)PyLong_AsLongLong(t1o);
+        } else {
+            opt.time_d = PyArray_DATA(t);
+            opt.t0_d = t0o == Py_None ? -INFINITY : PyFloat_AsDouble(t0o);
+            opt.t1_d = t1o == Py_None ? INFINITY : PyFloat_AsDouble(t1o);
+        }
+        if (PyErr_Occurred())
+            goto done;
+    }
+    opt.weight = w ? PyArray_DATA(w) : NULL;
+    opt.rows = r ? PyArray_DATA(r) : NULL;
+    opt.group = g ? PyArray_DATA(g) : NULL;
+    opt.n_groups = g ? (size_t)ng : 0;
+    npy_intp ngd = (npy_intp)opt.n_groups;
+    cs = (PyArrayObject *)new_array(1, &nc, NPY_FLOAT64);
+    gs = (PyArrayObject *)new_array(1, &ngd, NPY_FLOAT64);
+    cof = (PyArrayObject *)new_array(1, &n, NPY_INT64);
+    if (!cs || !gs || !cof)
+        goto done;
+    progress_state ps;
+    if (!(ctx = new_progress_context(&ps)))
+        goto done;
+    lg_heat_summary sum;
+    memset(&sum, 0, sizeof sum);
+    PyThreadState *ts = PyEval_SaveThread();
+    lg_error e = lg_heat_aggregate(ctx, l, PyArray_DATA(xa), PyArray_DATA(ya), (size_t)n, &opt,
+                                   PyArray_DATA(cs), opt.n_groups ? PyArray_DATA(gs) : NULL,
+                                   PyArray_DATA(cof), &sum);
+    PyEval_RestoreThread(ts);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    ret = Py_BuildValue("{s:O,s:O,s:O,s:n,s:n,s:n,s:n,s:d}", "cell", cs, "group", gs, "cell_of",
+                        cof, "incidents", (Py_ssize_t)sum.incidents, "in_window",
+                        (Py_ssize_t)sum.in_window, "located", (Py_ssize_t)sum.located, "outside",
+                        (Py_ssize_t)sum.outside, "total", sum.total);
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(xa);
+    Py_XDECREF(ya);
+    Py_XDECREF(w);
+    Py_XDECREF(r);
+    Py_XDECREF(t);
+    Py_XDECREF(g);
+    Py_XDECREF(cs);
+    Py_XDECREF(gs);
+    Py_XDECREF(cof);
+    return ret;
+}
+
+/* heat_top(layer, value, k, density=False) -> (rows, score) */
+static PyObject *mod_heat_top(PyObject *mod, PyObject *args, PyObject *kwds)
+{
+    (void)mod;
+    static char *kwlist[] = {"layer", "value", "k", "density", NULL};
+    PyObject *lo, *vo;
+    Py_ssize_t k;
+    int density = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!On|p", kwlist, &LayerType, &lo, &vo, &k,
+                                     &density))
+        return NULL;
+    if (k < 0)
+        return raise_code(LG_ERR_ARG, "heat top: k must be >= 0");
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    int ok;
+    PyArrayObject *v =
+        opt_array(vo, NPY_FLOAT64, (npy_intp)lg_layer_count(l), "heat top: value", &ok);
+    if (!ok)
+        return NULL;
+    npy_intp kk = k;
+    PyArrayObject *rows = (PyArrayObject *)new_array(1, &kk, NPY_INT64);
+    PyArrayObject *score = (PyArrayObject *)new_array(1, &kk, NPY_FLOAT64);
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if (!rows || !score || !(ctx = new_context()))
+        goto done;
+    size_t got = 0;
+    lg_error e = lg_heat_top(ctx, l, v ? PyArray_DATA(v) : NULL, (size_t)k,
+                             density ? LG_HEAT_BY_DENSITY : LG_HEAT_BY_VALUE, PyArray_DATA(rows),
+                             PyArray_DATA(score), &got);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    PyArray_Dims dm = {(npy_intp[]){(npy_intp)got}, 1};
+    PyObject *r1 = PyArray_Resize(rows, &dm, 0, NPY_CORDER);
+    PyObject *r2 = r1 ? PyArray_Resize(score, &dm, 0, NPY_CORDER) : NULL;
+    Py_XDECREF(r1);
+    Py_XDECREF(r2);
+    if (r1 && r2)
+        ret = Py_BuildValue("(OO)", rows, score);
+done:
+    lg_context_free(ctx);
+    Py_XDECREF(v);
+    Py_XDECREF(rows);
+    Py_XDECREF(score);
+    return ret;
+}
+
+/* ---------------------------------------------------------- derived layers */
+
+/* derive(layer, columns) with columns a list of (name, type, values, nulls or None):
+ * type 'int' (int64 values), 'real' (float64), 'text' (sequence of str or None). */
+static PyObject *mod_derive(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *lo, *colso;
+    if (!PyArg_ParseTuple(args, "O!O", &LayerType, &lo, &colso))
+        return NULL;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    npy_intp n = (npy_intp)lg_layer_count(l);
+    PyObject *cols = PySequence_Fast(colso, "derive: columns must be a sequence");
+    if (!cols)
+        return NULL;
+    Py_ssize_t nc = PySequence_Fast_GET_SIZE(cols);
+    lg_column_spec *spec = PyMem_Calloc((size_t)nc + 1, sizeof *spec);
+    PyObject **keep = PyMem_Calloc((size_t)nc * 2 + 1, sizeof *keep);
+    const char ***texts = PyMem_Calloc((size_t)nc + 1, sizeof *texts);
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    if (!spec || !keep || !texts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        PyObject *c = PySequence_Fast_GET_ITEM(cols, i), *vo, *no;
+        const char *name, *type;
+        if (!PyArg_ParseTuple(c, "ssOO", &name, &type, &vo, &no))
+            goto done;
+        int ok;
+        spec[i].name = name;
+        PyArrayObject *nulls = opt_array(no, NPY_UINT8, n, name, &ok);
+        if (!ok)
+            goto done;
+        keep[2 * i + 1] = (PyObject *)nulls;
+        spec[i].null = nulls ? PyArray_DATA(nulls) : NULL;
+        if (strcmp(type, "int") == 0 || strcmp(type, "real") == 0) {
+            bool isint = type[0] == 'i';
+            PyArrayObject *v = opt_array(vo, isint ? NPY_INT64 : NPY_FLOAT64, n, name, &ok);
+            if (!ok)
+                goto done;
+            if (!v) {
+                raise_code(LG_ERR_ARG, "derive: a column without values");
+                goto done;
+            }
+            keep[2 * i] = (PyObject *)v;
+            spec[i].type = isint ? LG_FIELD_INT : LG_FIELD_REAL;
+            if (isint)
+                spec[i].ints = PyArray_DATA(v);
+            else
+                spec[i].reals = PyArray_DATA(v);
+        } else if (strcmp(type, "text") == 0) {
+            PyObject *seq = PySequence_Fast(vo, "derive: text values must be a sequence");
+            if (!seq)
+                goto done;
+            keep[2 * i] = seq;
+            if (PySequence_Fast_GET_SIZE(seq) != n) {
+                raise_code(LG_ERR_ARG, "derive: a text column of the wrong length");
+                goto done;
+            }
+            if (!(texts[i] = PyMem_Calloc((size_t)n + 1, sizeof *texts[i]))) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            for (npy_intp r = 0; r < n; r++) {
+                PyObject *s = PySequence_Fast_GET_ITEM(seq, r);
+                if (s == Py_None)
+                    continue;
+                if (!PyUnicode_Check(s)) {
+                    PyErr_SetString(PyExc_TypeError, "derive: text values must be str or None");
+                    goto done;
+                }
+                if (!(texts[i][r] = PyUnicode_AsUTF8(s)))
+                    goto done;
+            }
+            spec[i].type = LG_FIELD_TEXT;
+            spec[i].texts = texts[i];
+        } else {
+            raise_code(LG_ERR_ARG, "derive: type must be 'int', 'real' or 'text'");
+            goto done;
+        }
+    }
+    if (!(ctx = new_context()))
+        goto done;
+    lg_layer *out = NULL;
+    lg_error e;
+    Py_BEGIN_ALLOW_THREADS e = lg_layer_derive(ctx, l, spec, (size_t)nc, &out);
+    Py_END_ALLOW_THREADS ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_layer(out);
+done:
+    lg_context_free(ctx);
+    if (keep)
+        for (Py_ssize_t i = 0; i < 2 * nc; i++)
+            Py_XDECREF(keep[i]);
+    if (texts)
+        for (Py_ssize_t i = 0; i < nc; i++)
+            PyMem_Free(texts[i]);
+    PyMem_Free(texts);
+    PyMem_Free(keep);
+    PyMem_Free(spec);
+    Py_DECREF(cols);
+    return ret;
+}
+
+/* dissolve(layer, group) -> Layer (fields "group", "cells") */
+static PyObject *mod_dissolve(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *lo, *go;
+    if (!PyArg_ParseTuple(args, "O!O", &LayerType, &lo, &go))
+        return NULL;
+    const lg_layer *l = ((LayerObject *)lo)->layer;
+    int ok;
+    PyArrayObject *g =
+        opt_array(go, NPY_INT64, (npy_intp)lg_layer_count(l), "dissolve: group", &ok);
+    if (!ok)
+        return NULL;
+    if (!g)
+        return raise_code(LG_ERR_ARG, "dissolve: group is required");
+    progress_state ps;
+    lg_context *ctx = new_progress_context(&ps);
+    PyObject *ret = NULL;
+    if (ctx) {
+        lg_layer *out = NULL;
+        PyThreadState *ts = PyEval_SaveThread();
+        lg_error e = lg_layer_dissolve(ctx, l, PyArray_DATA(g), (size_t)PyArray_SIZE(g), &out);
+        PyEval_RestoreThread(ts);
+        ret = e != LG_OK ? raise_ctx(e, ctx) : wrap_layer(out);
+        lg_context_free(ctx);
+    }
+    Py_DECREF(g);
+    return ret;
+}
+
+/* transform(src, dst, x, y) -> (x, y) float64 copies (NaN where a point fails) */
+static PyObject *mod_transform(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    const char *src, *dst;
+    PyObject *xo, *yo;
+    if (!PyArg_ParseTuple(args, "ssOO", &src, &dst, &xo, &yo))
+        return NULL;
+    PyArrayObject *xa, *ya;
+    if (xy_arrays(xo, yo, "transform", &xa, &ya) < 0)
+        return NULL;
+    PyObject *xc = PyArray_NewCopy(xa, NPY_CORDER), *yc = PyArray_NewCopy(ya, NPY_CORDER);
+    Py_DECREF(xa);
+    Py_DECREF(ya);
+    PyObject *ret = NULL;
+    lg_context *ctx = NULL;
+    lg_transform *tr = NULL;
+    if (!xc || !yc || !(ctx = new_context()))
+        goto done;
+    lg_error e = lg_transform_new(ctx, src, dst, &tr);
+    if (e != LG_OK) {
+        raise_ctx(e, ctx);
+        goto done;
+    }
+    size_t n = (size_t)PyArray_SIZE((PyArrayObject *)xc);
+    if (n) {
+        Py_BEGIN_ALLOW_THREADS e = lg_transform_apply(tr, PyArray_DATA((PyArrayObject *)xc),
+                                                      PyArray_DATA((PyArrayObject *)yc), n);
+        Py_END_ALLOW_THREADS
+    }
+    /* every point failing is not an error here: they are NaN, as documented */
+    ret = Py_BuildValue("(OO)", xc, yc);
+done:
+    lg_transform_free(tr);
+    lg_context_free(ctx);
+    Py_XDECREF(xc);
+    Py_XDECREF(yc);
+    return ret;
+}
+
 static PyMethodDef mod_methods[] = {
     {"load", (PyCFunction)(void (*)(void))mod_load, METH_VARARGS | METH_KEYWORDS,
      "load(path, id_field=None, crs=None, repair=False, format=None) -> Layer"},
@@ -1267,6 +2890,29 @@ static PyMethodDef mod_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "graph_from_edges(n_nodes, a, b, weights=None) -> Graph"},
     {"zones", (PyCFunction)(void (*)(void))mod_zones, METH_VARARGS | METH_KEYWORDS,
      "zones(graph, layer, zone=None, ...) -> dict: plan (zone None) or validate a plan."},
+    {"stations", (PyCFunction)(void (*)(void))mod_stations, METH_VARARGS | METH_KEYWORDS,
+     "stations(stations, cells, station_field=None, ...) -> Stations"},
+    {"hierarchy", (PyCFunction)(void (*)(void))mod_hierarchy, METH_VARARGS | METH_KEYWORDS,
+     "hierarchy(stations, kind=None, central=None, cell_zone=None, zone_site=None)"},
+    {"units", (PyCFunction)(void (*)(void))mod_units, METH_VARARGS | METH_KEYWORDS,
+     "units(layer=None, cell_station=None, detour=0, speeds=None) -> Units"},
+    {"runcards", (PyCFunction)(void (*)(void))mod_runcards, METH_VARARGS | METH_KEYWORDS,
+     "runcards(layer, sx, sy, ids=None, k=0, speed=0, detour=0) -> (stations, eta, dx, dy)"},
+    {"coverage", (PyCFunction)(void (*)(void))mod_coverage, METH_VARARGS | METH_KEYWORDS,
+     "coverage(layer, fx, fy, radius=0, ...) -> dict"},
+    {"coverage_area", (PyCFunction)(void (*)(void))mod_coverage_area, METH_VARARGS | METH_KEYWORDS,
+     "coverage_area(layer, fx, fy, radius=0, ...) -> dict"},
+    {"siting", (PyCFunction)(void (*)(void))mod_siting, METH_VARARGS | METH_KEYWORDS,
+     "siting(layer, mode, p=0, ...) -> dict"},
+    {"heat", (PyCFunction)(void (*)(void))mod_heat, METH_VARARGS | METH_KEYWORDS,
+     "heat(layer, x, y, ...) -> dict"},
+    {"heat_top", (PyCFunction)(void (*)(void))mod_heat_top, METH_VARARGS | METH_KEYWORDS,
+     "heat_top(layer, value, k, density=False) -> (rows, score)"},
+    {"derive", (PyCFunction)mod_derive, METH_VARARGS,
+     "derive(layer, [(name, type, values, nulls), ...]) -> Layer"},
+    {"dissolve", (PyCFunction)mod_dissolve, METH_VARARGS, "dissolve(layer, group) -> Layer"},
+    {"transform", (PyCFunction)mod_transform, METH_VARARGS,
+     "transform(src, dst, x, y) -> (x, y) copies, NaN where a point fails"},
     {"_raise_code", (PyCFunction)mod_raise_code, METH_VARARGS,
      "_raise_code(code, message: bytes): raise the exception of an lg_error code (tests)."},
     {"version", (PyCFunction)mod_version, METH_NOARGS, "version() -> the C library's version."},
@@ -1290,7 +2936,9 @@ PyMODINIT_FUNC PyInit__libgrid(void);
 PyMODINIT_FUNC PyInit__libgrid(void)
 {
     import_array();
-    if (PyType_Ready(&LayerType) < 0 || PyType_Ready(&GraphType) < 0)
+    if (PyType_Ready(&LayerType) < 0 || PyType_Ready(&GraphType) < 0 ||
+        PyType_Ready(&StationsType) < 0 || PyType_Ready(&HierarchyType) < 0 ||
+        PyType_Ready(&UnitsType) < 0)
         return NULL;
     PyObject *errors = PyImport_ImportModule("libgrid._errors");
     if (!errors)
@@ -1317,6 +2965,16 @@ PyMODINIT_FUNC PyInit__libgrid(void)
         Py_DECREF(&GraphType);
         Py_DECREF(m);
         return NULL;
+    }
+    PyTypeObject *more[] = {&StationsType, &HierarchyType, &UnitsType};
+    const char *more_names[] = {"Stations", "Hierarchy", "Units"};
+    for (int i = 0; i < 3; i++) {
+        Py_INCREF(more[i]);
+        if (PyModule_AddObject(m, more_names[i], (PyObject *)more[i]) < 0) {
+            Py_DECREF(more[i]);
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }
