@@ -445,13 +445,14 @@ class Grid:
 
         Geometry goes through WKB (``lg_layer_from_wkb``); the CRS is taken from
         ``gdf.crs`` ("EPSG:n" when it has an EPSG code, else its WKT). Every other
-        column becomes an attribute: integer and boolean columns "int" (nullable ones
-        masked), float columns "real", anything else "text" (str, None for nulls).
-        Attributes are kept on the Python side (see :meth:`save`).
+        column becomes an attribute of the C layer (``lg_layer_derive``): integer and
+        boolean columns "int" (nullable ones with nulls), float columns "real" (NaN is
+        null), anything else "text" (str, None for nulls). Attributes are therefore
+        saved in snapshots, pickled and written by :meth:`to_file`.
 
         :param id_field: column holding the cell ids (int or text); None: row numbers.
         :raises NotFoundError: no column ``id_field``; GeometryError/FormatError: unusable
-            geometry.
+            geometry; ArgumentError: two columns with the same name.
         """
         import pandas as pd
 
@@ -462,14 +463,56 @@ class Grid:
             epsg = gdf.crs.to_epsg()
             crs = "EPSG:%d" % epsg if epsg is not None else gdf.crs.to_wkt()
         layer = _libgrid.from_wkb(wkb, crs)
-        extra: Dict[str, Tuple[str, np.ndarray]] = {}
+        cols = []
         for col in gdf.columns:
             if col == geom_name:
                 continue
-            extra[str(col)] = _column_from_pandas(gdf[col], pd)
-        if id_field is not None and id_field not in extra:
+            typ, vals = _column_from_pandas(gdf[col], pd)
+            cols.append(_column_spec(str(col), typ, vals))
+        if id_field is not None and id_field not in [c[0] for c in cols]:
             raise NotFoundError("from_geodataframe: no column '%s' for the ids" % id_field)
-        return cls(layer, "GeoDataFrame", extra or None, id_field)
+        if cols:
+            layer = _libgrid.derive(layer, cols)
+        return cls(layer, "GeoDataFrame", None, id_field)
+
+    def with_columns(self, columns: Dict[str, Any]) -> "Grid":
+        """A new grid with the same cells, attributes, ids and CRS plus extra columns
+        (``lg_layer_derive``): ``{name: values}`` with one value per cell; int arrays
+        (or masked int arrays: masked = null) become "int", float "real" (NaN is null),
+        anything else "text" (None is null).
+
+        :raises ArgumentError: a name the grid already has, a wrong length.
+        """
+        cols = []
+        for name, values in columns.items():
+            if isinstance(values, np.ma.MaskedArray):
+                typ = "int" if values.dtype.kind in "iub" else "real"
+                vals = values
+            else:
+                arr = np.asarray(values)
+                if arr.dtype.kind in "iub":
+                    typ, vals = "int", arr.astype(np.int64)
+                elif arr.dtype.kind == "f":
+                    typ, vals = "real", arr.astype(np.float64)
+                else:
+                    typ = "text"
+                    vals = np.array([None if v is None else str(v) for v in arr.tolist()],
+                                    dtype=object)
+            cols.append(_column_spec(str(name), typ, vals))
+        g = Grid(_libgrid.derive(self._layer, cols), self._source, self._extra, self._pyid)
+        return g
+
+    def dissolve(self, group: Any) -> "Grid":
+        """Cells dissolved by group (array or field name; negative: left out): one row
+        per group that has cells, ascending, geometry the GEOS union of its cells, fields
+        "group" and "cells". Releases the GIL."""
+        if isinstance(group, str):
+            col = self[group]
+            if isinstance(col, np.ma.MaskedArray):
+                col = col.filled(-1)
+            group = col
+        g = np.ascontiguousarray(group, dtype=np.int64)
+        return Grid(_libgrid.dissolve(self._layer, g), "dissolve")
 
     def to_geodataframe(self) -> Any:
         """The cells as a GeoDataFrame: every attribute (int fields with nulls as
@@ -512,6 +555,22 @@ def _column_from_pandas(series: Any, pd: Any) -> Tuple[str, np.ndarray]:
     for i, (v, na) in enumerate(zip(series.tolist(), isna)):
         out[i] = None if na else str(v)
     return "text", out
+
+
+def _column_spec(name: str, typ: str, vals: Any) -> Tuple[str, str, Any, Any]:
+    """(name, type, values, nulls) for _libgrid.derive."""
+    if typ == "text":
+        return (name, "text", list(vals), None)
+    if isinstance(vals, np.ma.MaskedArray):
+        nulls = np.ma.getmaskarray(vals).astype(np.uint8)
+        data = vals.filled(0)
+    else:
+        data = np.asarray(vals)
+        nulls = np.isnan(data).astype(np.uint8) if typ == "real" else None
+        if nulls is not None and not nulls.any():
+            nulls = None
+    return (name, typ, np.ascontiguousarray(data, dtype=np.int64 if typ == "int"
+                                            else np.float64), nulls)
 
 
 def _from_snapshot_bytes(data: Any, extra: Optional[Dict[str, Tuple[str, np.ndarray]]] = None,
@@ -837,3 +896,10 @@ def validate_zones(
                     adjacency)
     kw["zone"] = np.ascontiguousarray(zone, dtype=np.int64)
     return ZonePlan(_libgrid.zones(**kw))
+
+
+# Stations, hierarchy, units, run cards, coverage, siting, heat (need Grid defined).
+from ._planning import *  # noqa: E402,F401,F403
+from ._planning import __all__ as _planning_all  # noqa: E402
+
+__all__ += _planning_all
