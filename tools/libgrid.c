@@ -9,6 +9,7 @@
  * "libgrid: <message>".
  */
 #include "cli.h"
+#include "render.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,6 +34,8 @@ static const char usage_main[] =
     "  info FILE      cells, CRS, bounds, fields and validity problems of a grid file\n"
     "  locate GRID    add a 'cell' column to a CSV of points\n"
     "  synth          write a synthetic county (Shapefile or GeoJSON)\n"
+    "  render GRID    draw a map: SVG (and an HTML page) with zones, stations, coverage\n"
+    "  demo           run the main job on the bundled sample county and draw its map\n"
     "  help [CMD]     this text, or the help of CMD\n"
     "\n"
     "  --version      print the version\n"
@@ -588,6 +591,8 @@ static const struct {
     {"nearest", cmd_nearest, usage_nearest},
     {"coverage", cmd_coverage, usage_coverage},
     {"heat", cmd_heat, usage_heat},
+    {"render", cmd_render, usage_render},
+    {"demo", cmd_demo, usage_demo},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
