@@ -79,14 +79,19 @@ def test_from_geodataframe_crs_and_nulls():
                                                                            False, False]
 
 
-def test_save_warns_about_python_side_attributes(tmp_path):
+def test_save_keeps_geodataframe_attributes(tmp_path):
+    """GeoDataFrame columns live in the C layer (lg_layer_derive): saved in snapshots;
+    only the choice of id field is not (a warning says so)."""
     geometry = pytest.importorskip("shapely.geometry")
-    gdf = gpd.GeoDataFrame({"s": ["a"]}, geometry=[geometry.box(0, 0, 1, 1)], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame({"s": ["a"], "k": [7]}, geometry=[geometry.box(0, 0, 1, 1)],
+                           crs="EPSG:4326")
     grid = libgrid.Grid.from_geodataframe(gdf)
-    with pytest.warns(UserWarning, match="not saved"):
-        grid.save(tmp_path / "g.lgs")
+    grid.save(tmp_path / "g.lgs")
     back = libgrid.Grid.open(tmp_path / "g.lgs")
-    assert back.fields == [] and back.locate(0.5, 0.5) == 0
+    assert back.fields == ["s", "k"] and back.locate(0.5, 0.5) == 0
+    assert list(back["s"]) == ["a"] and list(back["k"]) == [7]
+    with pytest.warns(UserWarning, match="id field 'k'"):
+        libgrid.Grid.from_geodataframe(gdf, id_field="k").save(tmp_path / "h.lgs")
 
 
 def test_to_geodataframe_to_file_and_back(synth_grid, tmp_path):

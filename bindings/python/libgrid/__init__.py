@@ -362,14 +362,22 @@ class Grid:
         locate accelerator, versioned and checksummed; :meth:`open` maps it back in
         milliseconds. Written under a temporary name and renamed into place.
 
-        Attributes a grid got from a GeoDataFrame live on the Python side and are not in
-        the file (a UserWarning names them); pickling keeps them.
+        Attributes from a GeoDataFrame are in the file (they live in the C layer), but
+        the choice of ``id_field`` made in :meth:`from_geodataframe` is not (the C API
+        cannot mark a derived column as the id field yet): a UserWarning says so; after
+        :meth:`open` the ids are row numbers and the column is an ordinary field.
+        Pickling keeps the id field.
         :raises FileError: the file cannot be written.
         """
         if self._extra:
             warnings.warn(
                 "Grid.save: attributes from the GeoDataFrame (%s) are not saved in the "
                 "snapshot; pickle the grid to keep them" % ", ".join(self._extra),
+                UserWarning, stacklevel=2)
+        if self._pyid is not None:
+            warnings.warn(
+                "Grid.save: the id field '%s' is saved as an ordinary field, not as the ids; "
+                "pickle the grid to keep it as the id field" % self._pyid,
                 UserWarning, stacklevel=2)
         self._layer.save(os.fspath(path))
 
@@ -401,7 +409,7 @@ class Grid:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         """Pickle through the snapshot bytes (cheap to ship to worker processes)."""
-        if self._extra:
+        if self._extra or self._pyid is not None:
             return (_from_snapshot_bytes, (self._layer.snapshot(), self._extra, self._pyid))
         return (_from_snapshot_bytes, (self._layer.snapshot(),))
 

@@ -482,6 +482,8 @@ class Hierarchy:
     __slots__ = ("_h", "grid", "plan", "zones")
 
     def __init__(self, grid: Grid, stations_plan: Any, zones_plan: Any = None) -> None:
+        """Build the lookup (see the class docstring). ArgumentError when the stations
+        were not built from ``grid``'s cells or the zone plan has another cell count."""
         _check_grid(grid, "Hierarchy")
         if isinstance(stations_plan, StationPlan):
             st, kind, central = stations_plan.stations, stations_plan.kind_code, stations_plan.central
@@ -628,6 +630,7 @@ class Units:
 
     def __init__(self, grid: Optional[Grid] = None, station_field: Any = None,
                  speeds: Any = None, detour: float = 1.3) -> None:
+        """An empty registry (see the class docstring)."""
         cs = None
         if grid is not None:
             _check_grid(grid, "Units")
@@ -858,12 +861,25 @@ class Coverage:
         self.facility_totals = _totals_table(d["facility_totals"])
         self.radius_m: float = d["radius_m"]
 
-    share = property(lambda self: self.totals["share"],
-                     doc="Weighted share of cells covered at least once (NaN: no weight).")
-    backup_share = property(lambda self: self.totals["backup_share"],
-                            doc="Weighted share covered at least twice.")
-    share_cells = property(lambda self: self.totals["share_cells"], doc="Share of cells covered.")
-    share_area = property(lambda self: self.totals["share_area"], doc="Share of area covered.")
+    @property
+    def share(self) -> float:
+        """Weighted share of the cells covered at least once (NaN: no weight)."""
+        return self.totals["share"]
+
+    @property
+    def backup_share(self) -> float:
+        """Weighted share of the cells covered at least twice."""
+        return self.totals["backup_share"]
+
+    @property
+    def share_cells(self) -> float:
+        """Share of the cells covered at least once."""
+        return self.totals["share_cells"]
+
+    @property
+    def share_area(self) -> float:
+        """Share of the area covered at least once (cell areas)."""
+        return self.totals["share_area"]
 
     @property
     def covered(self) -> np.ndarray:
