@@ -191,11 +191,13 @@ enum {
 
 /** Options for loading; zero-initialise. */
 typedef struct lg_load_options {
-    const char *id_field; /**< attribute holding the cell id (int or text); NULL: row numbers */
-    const char *crs;      /**< CRS of the data when the file has none or it is wrong
-                               ("EPSG:4547", WKT, PROJ string); NULL: from the file */
-    const char *format;   /**< "shp", "geojson", "wkt"; NULL: from the file extension */
-    unsigned flags;       /**< LG_LOAD_* */
+    const char *id_field;   /**< attribute holding the cell id (int or text); NULL: row numbers */
+    const char *crs;        /**< CRS of the data when the file has none or it is wrong
+                                 ("EPSG:4547", WKT, PROJ string); NULL: from the file */
+    const char *format;     /**< "shp", "geojson", "wkt"; NULL: from the file extension */
+    unsigned flags;         /**< LG_LOAD_* */
+    size_t accel_max_bytes; /**< cap on the locate accelerator's memory (0: no cap); a
+                                 smaller one is coarser and slower, never less exact */
 } lg_load_options;
 
 /**
@@ -234,6 +236,14 @@ LG_API lg_error lg_layer_ring(const lg_layer *layer, size_t row, size_t ring, co
 /** Write a cell as WKB (ISO, little-endian). Call with buf NULL to learn the size. */
 LG_API lg_error lg_layer_cell_wkb(const lg_layer *layer, size_t row, unsigned char *buf, size_t cap,
                                   size_t *len);
+
+/**
+ * Memory of a layer in bytes (any out-parameter may be NULL): its coordinates, the
+ * rest of its geometry and index (offsets, boxes, ids, R-tree estimate), and the
+ * locate accelerator.
+ */
+LG_API void lg_layer_memory(const lg_layer *layer, size_t *coordinates, size_t *overhead,
+                            size_t *accelerator);
 
 /* attributes */
 LG_API size_t lg_layer_field_count(const lg_layer *layer);
@@ -355,12 +365,13 @@ LG_API void lg_bd09_to_wgs84(double *lon, double *lat, size_t n);
 
 /** Options of the synthetic county generator; zero-initialise, then set. */
 typedef struct lg_synth_options {
-    uint64_t seed;        /**< same seed, same county, on every platform */
-    size_t cells;         /**< number of cells, 10..1,000,000 (0: 220) */
-    size_t stations;      /**< number of stations (0: about cells / 9, at least 1) */
-    double cell_size_m;   /**< mean cell width in metres (0: 1000) */
-    size_t edge_vertices; /**< vertices added along each cell side (0: 16) */
-    const char *crs;      /**< CRS label (NULL: "EPSG:4545", CGCS2000 GK CM 108E) */
+    uint64_t seed;          /**< same seed, same county, on every platform */
+    size_t cells;           /**< number of cells, 10..1,000,000 (0: 220) */
+    size_t stations;        /**< number of stations (0: about cells / 9, at least 1) */
+    double cell_size_m;     /**< mean cell width in metres (0: 1000) */
+    size_t edge_vertices;   /**< vertices added along each cell side (0: 16) */
+    const char *crs;        /**< CRS label (NULL: "EPSG:4545", CGCS2000 GK CM 108E) */
+    size_t accel_max_bytes; /**< cap on the locate accelerator's memory (0: no cap) */
 } lg_synth_options;
 
 /**

@@ -209,6 +209,11 @@ lg_error lgb_fail(lg_builder *b, lg_error err, const char *fmt, ...) LG_PRINTF(3
 lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_layer **out);
 lg_context *lgb_context(lg_builder *b);
 
+/* Rebuild the accelerator under max_bytes when it is larger (0: leave it). */
+lg_error lg__layer_limit_accel(lg_context *ctx, lg_layer *layer, size_t max_bytes);
+/* Pixels per cell of the locate accelerator by default. */
+#define LG__ACCEL_PPC 32.0
+
 /* A cell as a GEOS geometry (Polygon or MultiPolygon; empty polygon if no rings). */
 GEOSGeometry *lg__cell_to_geos(GEOSContextHandle_t h, const lg_layer *layer, size_t row);
 

@@ -748,7 +748,7 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
         lg__free(&l->alloc, ids);
         lg__free(&l->alloc, boxes);
     }
-    if (e == LG_OK && (e = lg__accel_build(l, 16.0, 0, &l->accel)) != LG_OK)
+    if (e == LG_OK && (e = lg__accel_build(l, LG__ACCEL_PPC, 0, &l->accel)) != LG_OK)
         lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", b->source,
                  lg_strerror(e));
     /* problems move last: build_ids may add some */
@@ -832,6 +832,38 @@ const lg_rtree *lg__layer_rtree(const lg_layer *l)
     }
     pthread_mutex_unlock(&m->rtree_mu);
     return t;
+}
+
+lg_error lg__layer_limit_accel(lg_context *ctx, lg_layer *l, size_t max_bytes)
+{
+    if (!max_bytes || !l->accel || lg__accel_bytes(l->accel) <= max_bytes)
+        return LG_OK;
+    lg__accel_free(&l->alloc, l->accel);
+    l->accel = NULL;
+    lg_error e = lg__accel_build(l, LG__ACCEL_PPC, max_bytes, &l->accel);
+    if (e)
+        return lg__fail(ctx, e, "building the locate accelerator within %zu bytes failed: %s",
+                        max_bytes, lg_strerror(e));
+    return LG_OK;
+}
+
+void lg_layer_memory(const lg_layer *l, size_t *coordinates, size_t *overhead, size_t *accelerator)
+{
+    size_t c = 0, o = 0, a = 0;
+    if (l) {
+        c = (size_t)l->nverts * 2 * sizeof(double);
+        o = ((size_t)l->nrings + 1) * (sizeof(uint32_t) + 1) + (l->ncells + 1) * sizeof(uint32_t) +
+            l->ncells * 4 * sizeof(double) + l->nids * sizeof(lg_id_entry);
+        /* the R-tree: about one 16-entry node of boxes and ids per 10 cells */
+        o += l->ncells / 10 * (16 * (4 * sizeof(double) + sizeof(int64_t)) + 16);
+        a = lg__accel_bytes(l->accel);
+    }
+    if (coordinates)
+        *coordinates = c;
+    if (overhead)
+        *overhead = o;
+    if (accelerator)
+        *accelerator = a;
 }
 
 size_t lg_layer_count(const lg_layer *l)
@@ -1120,12 +1152,21 @@ lg_error lg_layer_load(lg_context *ctx, const char *path, const lg_load_options 
     if (!opt)
         opt = &defaults;
     const char *fmt = opt->format ? opt->format : ext_of(path);
+    lg_error e;
     if (strcasecmp(fmt, "shp") == 0 || strcasecmp(fmt, "shapefile") == 0)
-        return lg__load_shp(ctx, path, opt, out);
-    if (strcasecmp(fmt, "geojson") == 0 || strcasecmp(fmt, "json") == 0)
-        return lg__load_geojson(ctx, path, opt, out);
-    if (strcasecmp(fmt, "wkt") == 0 || strcasecmp(fmt, "txt") == 0 || strcasecmp(fmt, "csv") == 0)
-        return lg__load_wkt(ctx, path, opt, out);
-    return lg__fail(ctx, LG_ERR_UNSUPPORTED,
-                    "%s: unknown format '%s' (expected .shp, .geojson, .json or .wkt)", path, fmt);
+        e = lg__load_shp(ctx, path, opt, out);
+    else if (strcasecmp(fmt, "geojson") == 0 || strcasecmp(fmt, "json") == 0)
+        e = lg__load_geojson(ctx, path, opt, out);
+    else if (strcasecmp(fmt, "wkt") == 0 || strcasecmp(fmt, "txt") == 0 ||
+             strcasecmp(fmt, "csv") == 0)
+        e = lg__load_wkt(ctx, path, opt, out);
+    else
+        return lg__fail(ctx, LG_ERR_UNSUPPORTED,
+                        "%s: unknown format '%s' (expected .shp, .geojson, .json or .wkt)", path,
+                        fmt);
+    if (e == LG_OK && (e = lg__layer_limit_accel(ctx, *out, opt->accel_max_bytes)) != LG_OK) {
+        lg_layer_free(*out);
+        *out = NULL;
+    }
+    return e;
 }

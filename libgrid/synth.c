@@ -689,6 +689,11 @@ lg_error lg_synth_county(lg_context *ctx, const lg_synth_options *opt, lg_layer 
     }
     e = lgb_finish(b, p.c.crs, "cell_id", out);
     b = NULL; /* consumed */
+    if (e == LG_OK && opt &&
+        (e = lg__layer_limit_accel(ctx, *out, opt->accel_max_bytes)) != LG_OK) {
+        lg_layer_free(*out);
+        *out = NULL;
+    }
 done:
     lgb_free(b);
     lg__free(a, row_of);

@@ -516,6 +516,43 @@ static void test_batch_paths_agree(void **state)
     lg_context_free(ctx);
 }
 
+/* A capped accelerator is smaller, still exact; lg_layer_memory reports it. */
+static void test_accelerator_cap(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    lg_synth_options opt = {.seed = 4, .cells = 3000};
+    lg_layer *full, *capped;
+    assert_int_equal(lg_synth_county(ctx, &opt, &full), LG_OK);
+    size_t coords, over, acc_full, acc_capped;
+    lg_layer_memory(full, &coords, &over, &acc_full);
+    assert_true(coords == (size_t)full->nverts * 16);
+    assert_true(over > 0 && acc_full > 0);
+    opt.accel_max_bytes = acc_full / 4;
+    assert_int_equal(lg_synth_county(ctx, &opt, &capped), LG_OK);
+    lg_layer_memory(capped, NULL, NULL, &acc_capped);
+    assert_true(acc_capped <= acc_full / 4);
+    oracle o;
+    oracle_init(&o, ctx, capped);
+    check_stats st = {0};
+    uint64_t s = 17;
+    double b[4];
+    lg_layer_bounds(capped, b);
+    for (int i = 0; i < 20000; i++) {
+        double x = tu_uniform(&s, b[0], b[2]), y = tu_uniform(&s, b[1], b[3]);
+        assert_int_equal(lg_layer_locate(capped, x, y), lg_layer_locate(full, x, y));
+        if (i < 3000)
+            check_point(&o, x, y, true, &st);
+    }
+    oracle_free(&o);
+    lg_layer_memory(NULL, &coords, NULL, NULL);
+    assert_int_equal(coords, 0);
+    lg_layer_free(full);
+    lg_layer_free(capped);
+    lg_context_free(ctx);
+}
+
 static void test_orient_exact(void **state)
 {
     (void)state;
@@ -550,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_locate_crs_transforms),
         cmocka_unit_test(test_batch_paths_agree),
+        cmocka_unit_test(test_accelerator_cap),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
         cmocka_unit_test(test_naturalearth_against_geos),
