@@ -22,8 +22,8 @@ out = sys.argv[1] if len(sys.argv) > 1 else "planning-out"
 os.makedirs(out, exist_ok=True)
 
 # %% 1. The county: 600 patrol cells with station, population and calls fields.
-grid = libgrid.Grid.synth(600, seed=42)
-sx, sy = libgrid.synth_stations(600, seed=42)
+grid = libgrid.Grid.synth(600, seed=42, stations=24)
+sx, sy = libgrid.synth_stations(600, seed=42, stations=24)
 print(grid)
 
 # %% 2. Stations: border / central / base, workload from calls and population.
@@ -54,10 +54,12 @@ plt.close("all")
 hier = libgrid.Hierarchy(grid, plan, zones)
 print({k: v[0] for k, v in hier.lookup([sx[0] + 50], [sy[0] + 50]).items()})
 
-# %% 5. Coverage from the stations at 10 minutes (car ETA model).
-cov = libgrid.coverage(grid, sx, sy, minutes=10, weight="population", group="station")
+# %% 5. Coverage from the stations at 10 minutes: cars at 5 m/s on congested county
+# roads, road detour 1.3 (radius = 10 * 60 * 5 / 1.3 = 2.3 km).
+TEN_MIN = dict(minutes=10, speed=5.0, detour=1.3)
+cov = libgrid.coverage(grid, sx, sy, weight="population", group="station", **TEN_MIN)
 print(cov, "uncovered cells:", len(cov.uncovered))
-area = libgrid.coverage_area(grid, sx, sy, minutes=10, dissolve=True)
+area = libgrid.coverage_area(grid, sx, sy, dissolve=True, **TEN_MIN)
 print(area)
 ax = cov.to_geodataframe(grid).plot(column="count", cmap="viridis", legend=True,
                                     figsize=(7, 7))
@@ -68,7 +70,7 @@ plt.savefig(os.path.join(out, "coverage.png"), dpi=80)
 plt.close("all")
 
 # Where should two new service stations go?
-mclp = libgrid.site_mclp(grid, 2, minutes=10, weight="population", existing=(sx, sy))
+mclp = libgrid.site_mclp(grid, 2, weight="population", existing=(sx, sy), **TEN_MIN)
 print("new sites at cells", mclp.sites.tolist(), "gain", mclp.gain.round(1).tolist())
 
 # %% 6. A day of incidents: heat per cell in the evening peak, top hot spots.
