@@ -312,7 +312,7 @@ lg_error lg_coverage_cells(lg_context *ctx, const lg_layer *layer, const double 
         (e = check_weights(ctx, fn, o.weight, n)) ||
         (e = check_groups(ctx, fn, o.group, n, o.n_groups)))
         return e;
-    if (out->group_totals && o.n_groups && !o.group)
+    if (out->group_totals && !o.group)
         return lg__fail(ctx, LG_ERR_ARG, "%s: group_totals needs opt->group", fn);
 
     double *px, *py, *area;

@@ -245,6 +245,16 @@ static void test_cells_lattice(void **state)
     o.threshold = th;
     r = (lg_coverage_results){.count = count, .eta_s = eta, .distance_m = d, .totals = &t};
     assert_int_equal(lg_coverage_cells(ctx, l, fx, fy, 2, &o, &r), LG_OK);
+    /* per-group totals without groups: an argument error, not a crash */
+    {
+        lg_coverage_totals gt[2];
+        lg_coverage_results bad = {.group_totals = gt};
+        lg_coverage_options no_groups = o;
+        no_groups.group = NULL;
+        no_groups.n_groups = 0;
+        assert_int_equal(lg_coverage_cells(ctx, l, fx, fy, 2, &no_groups, &bad), LG_ERR_ARG);
+        assert_non_null(strstr(lg_context_message(ctx), "group_totals needs opt->group"));
+    }
     size_t brute = 0;
     for (int j = 0; j < 10; j++)
         for (int i = 0; i < 10; i++) {
