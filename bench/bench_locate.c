@@ -155,7 +155,7 @@ static double rebuild_index(lg_layer *l)
     l->accel = NULL;
     double t0 = now_s();
     const lg_rtree *t = lg__layer_rtree(l);
-    lg_error e = lg__accel_build(l, 16.0, 0, &l->accel);
+    lg_error e = lg__accel_build(l, LG__ACCEL_PPC, 0, &l->accel);
     double dt = now_s() - t0;
     if (!t || e) {
         fprintf(stderr, "bench_locate: index build failed\n");
