@@ -628,7 +628,7 @@ static void test_killed_writer(void **state)
 {
     (void)state;
     lg_context *ctx = new_ctx();
-    size_t cells = getenv("LG_KILL_CELLS") ? (size_t)atol(getenv("LG_KILL_CELLS")) : 20000;
+    size_t cells = getenv("LG_KILL_CELLS") ? (size_t)atol(getenv("LG_KILL_CELLS")) : 5000;
     lg_layer *a = county(ctx, cells, 1, 4), *b = county(ctx, cells, 2, 4);
     kill_writer(W_SNAPSHOT, "kill.lgs", a, b, 15);
     kill_writer(W_GEOJSON, "kill.geojson", a, b, 15);
