@@ -191,8 +191,9 @@ int read_units_csv(const char *path, map_units *u)
         return EX_SOFTWARE_;
     }
     rc = EX_DATAERR_;
-    for (size_t r = 0; r < n; r++, u->n++) {
+    for (size_t r = 0; r < n; r++) {
         u->station[r] = xstrdup(hc >= 0 ? table_at(&t, r, hc) : "");
+        u->n = r + 1; /* counted now, so an error below frees this row's string too */
         if (!read_xy(&t, r, xc, yc, &u->x[r], &u->y[r]))
             goto done;
         u->id[r] = (int64_t)r;
