@@ -136,12 +136,62 @@ static lg_error set_value(gj_reader *g, size_t field, int kind, json_object *v)
     return lgb_set_text(g->b, field, s, strlen(s));
 }
 
+/*
+ * GEOS 3.11's GeoJSONReader dereferences an empty position ("coordinates": [[[]]])
+ * and crashes (found by fuzz_geojson). Check that no position at the depth its
+ * geometry type puts them is empty before GEOS sees it.
+ */
+static bool positions_ok(json_object *c, int depth)
+{
+    if (json_object_get_type(c) != json_type_array)
+        return true; /* GEOS reports the type error itself */
+    size_t n = json_object_array_length(c);
+    if (depth == 0)
+        return n > 0; /* other malformed positions GEOS reports itself */
+    for (size_t i = 0; i < n; i++)
+        if (!positions_ok(json_object_array_get_idx(c, i), depth - 1))
+            return false;
+    return true;
+}
+
+static bool geometry_positions_ok(json_object *geom, int nesting)
+{
+    static const struct {
+        const char *type;
+        int depth;
+    } depths[] = {{"Point", 0},           {"MultiPoint", 1}, {"LineString", 1},
+                  {"MultiLineString", 2}, {"Polygon", 2},    {"MultiPolygon", 3}};
+    json_object *t = NULL, *v = NULL;
+    if (json_object_get_type(geom) != json_type_object ||
+        !json_object_object_get_ex(geom, "type", &t))
+        return true;
+    const char *type = json_object_get_string(t);
+    if (!type)
+        return true;
+    if (strcmp(type, "GeometryCollection") == 0) {
+        if (nesting > 64 || !json_object_object_get_ex(geom, "geometries", &v) ||
+            json_object_get_type(v) != json_type_array)
+            return nesting <= 64;
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!geometry_positions_ok(json_object_array_get_idx(v, i), nesting + 1))
+                return false;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
+        if (strcmp(type, depths[i].type) == 0)
+            return !json_object_object_get_ex(geom, "coordinates", &v) ||
+                   positions_ok(v, depths[i].depth);
+    return true;
+}
+
 static lg_error read_geometry(gj_reader *g, json_object *geom)
 {
     if (!geom || json_object_get_type(geom) == json_type_null)
         return LG_OK; /* kept as an empty row */
     if (json_object_get_type(geom) != json_type_object)
         return lgb_fail(g->b, LG_ERR_FORMAT, "\"geometry\" is not an object");
+    if (!geometry_positions_ok(geom, 0))
+        return lgb_fail(g->b, LG_ERR_FORMAT, "a position in \"coordinates\" is empty");
     const char *text = json_object_to_json_string_ext(geom, JSON_C_TO_STRING_PLAIN);
     g->ctx->geos_msg[0] = '\0';
     GEOSGeometry *geo = GEOSGeoJSONReader_readGeometry_r(g->h, g->reader, text);
@@ -639,9 +689,8 @@ lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, const ch
         /* out of memory must not write the file without its "crs" member (test_alloc.c) */
         if (ce == LG_ERR_NOMEM)
             return ce;
-        if (ce == LG_OK && norm &&
-            strncasecmp(norm, "EPSG:", 5) == 0 && strcmp(norm + 5, "4326") != 0 &&
-            strlen(norm) < sizeof epsg) {
+        if (ce == LG_OK && norm && strncasecmp(norm, "EPSG:", 5) == 0 &&
+            strcmp(norm + 5, "4326") != 0 && strlen(norm) < sizeof epsg) {
             snprintf(epsg, sizeof epsg, "%s", norm);
             w.epsg = epsg;
         }

@@ -415,6 +415,32 @@ static void test_deep_nesting(void **state)
     }
 }
 
+/* Empty positions crash GEOS 3.11's GeoJSON reader; the loader refuses them first. */
+static void test_empty_positions(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "{\"type\":\"Polygon\",\"coordinates\":[[[]]]}",
+        "{\"type\":\"Polygon\",\"coordinates\":[[[1,2],[]]]}",
+        "{\"type\":\"MultiPolygon\",\"coordinates\":[[[[]]]]}",
+        "{\"type\":\"Feature\",\"properties\":{},\"geometry\":{\"type\":\"Polygon\","
+        "\"coordinates\":[[[0,0],[1,0],[]]]}}",
+        "{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"Point\",\"coordinates\":[]}]"
+        "}",
+
+    };
+    lg_context *ctx = new_ctx();
+    const char *p = tmp("empty_pos.geojson");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(tu_write_file(p, cases[i], strlen(cases[i])), 0);
+        lg_layer *l = NULL;
+        lg_error e = lg_layer_load(ctx, p, NULL, &l);
+        expect_fail_naming(ctx, e, l, "empty_pos.geojson");
+        assert_int_equal(e, LG_ERR_FORMAT);
+    }
+    lg_context_free(ctx);
+}
+
 /* ---------------------------------------------------------- invalid UTF-8 */
 
 static bool utf8_ok(const unsigned char *s)
@@ -641,9 +667,10 @@ static void test_killed_writer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_truncated_text),   cmocka_unit_test(test_snapshot_every_byte),
-        cmocka_unit_test(test_enormous_counts),  cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_invalid_utf8_dbf), cmocka_unit_test(test_killed_writer),
+        cmocka_unit_test(test_truncated_text),  cmocka_unit_test(test_snapshot_every_byte),
+        cmocka_unit_test(test_enormous_counts), cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_empty_positions), cmocka_unit_test(test_invalid_utf8_dbf),
+        cmocka_unit_test(test_killed_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
