@@ -281,7 +281,7 @@ typedef enum lg_problem_kind {
     LG_PROBLEM_OVERLAP = 6,      /**< overlaps another cell (lg_layer_validate) */
 } lg_problem_kind;
 
-/** Number of problems recorded at load or by lg_layer_validate. */
+/** Number of problems recorded at load (lg_layer_validate also finds overlaps). */
 LG_API size_t lg_layer_problem_count(const lg_layer *layer);
 /**
  * Problem i: the row, its kind, a place (x, y; NaN if none) and a message (borrowed).
@@ -408,5 +408,6 @@ LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, c
 #include "libgrid/coverage.h"
 #include "libgrid/snapshot.h"
 #include "libgrid/derive.h"
+#include "libgrid/validate.h"
 
 #endif /* LIBGRID_H */
