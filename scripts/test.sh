@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run every test: a normal build (C, command line, Python), then the C and
-# command-line suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# command-line suites again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then the threaded tests under ThreadSanitizer.
 set -eu
 cd "$(dirname "$0")/.."
 # Build for a Python that has numpy. Debian's interpreter is /usr/bin/python3; a
@@ -26,3 +27,8 @@ setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dpython=disabl
 run meson compile -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   run meson test -C build-asan --print-errorlogs --num-processes 2
+
+# The tests that run threads, again under ThreadSanitizer.
+setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dpython=disabled -Dbench=false -Dtools=false
+run meson compile -C build-tsan
+TSAN_OPTIONS=halt_on_error=1 run meson test -C build-tsan --print-errorlogs concurrency units rtree locate
