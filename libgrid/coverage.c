@@ -143,44 +143,18 @@ static lg_error point_tree(lg_context *ctx, const char *fn, const double *x, con
     return point_tree_ids(ctx, fn, x, y, NULL, n, out);
 }
 
-/*
- * Area centroids and areas of all cells: lg_layer_centroids' arithmetic, bit for bit,
- * without the perimeter it also computes (hypot per edge was a third of the cost).
- */
+/* Area centroids and areas of all cells, without the perimeter (zones.c's arithmetic). */
 static void centroids(const lg_layer *l, double *px, double *py, double *area)
 {
     for (size_t row = 0; row < l->ncells; row++) {
-        double sa = 0, sx = 0, sy = 0;
-        uint32_t r0 = l->cell_ring[row], r1 = l->cell_ring[row + 1];
-        double ox = 0, oy = 0; /* local origin: first vertex, for precision */
-        if (r1 > r0) {
-            ox = l->xy[2 * (size_t)l->ring_off[r0]];
-            oy = l->xy[2 * (size_t)l->ring_off[r0] + 1];
-        }
-        for (uint32_t r = r0; r < r1; r++) {
-            const double *v = l->xy + 2 * (size_t)l->ring_off[r];
-            size_t nv = l->ring_off[r + 1] - l->ring_off[r];
-            double a = 0, x = 0, y = 0;
-            for (size_t i = 0; i + 1 < nv; i++) {
-                double x0 = v[2 * i] - ox, y0 = v[2 * i + 1] - oy;
-                double x1 = v[2 * i + 2] - ox, y1 = v[2 * i + 3] - oy;
-                double cr = x0 * y1 - x1 * y0;
-                a += cr;
-                x += (x0 + x1) * cr;
-                y += (y0 + y1) * cr;
-            }
-            double sgn = ((a >= 0) == !l->ring_hole[r]) ? 1.0 : -1.0;
-            sa += sgn * a;
-            sx += sgn * x / 3.0;
-            sy += sgn * y / 3.0;
-        }
-        bool empty = r1 == r0 || sa == 0;
+        double x, y, a;
+        lg__cell_geom(l, row, &x, &y, &a, NULL);
         if (px)
-            px[row] = empty ? NAN : ox + sx / sa;
+            px[row] = x;
         if (py)
-            py[row] = empty ? NAN : oy + sy / sa;
+            py[row] = y;
         if (area)
-            area[row] = empty ? NAN : sa / 2.0;
+            area[row] = a;
     }
 }
 

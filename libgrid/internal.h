@@ -214,6 +214,10 @@ lg_error lg__layer_limit_accel(lg_context *ctx, lg_layer *layer, size_t max_byte
 /* Pixels per cell of the locate accelerator by default. */
 #define LG__ACCEL_PPC 32.0
 
+/* Area centroid, area and perimeter (perim may be NULL) of a cell; NaN if empty. */
+void lg__cell_geom(const lg_layer *layer, size_t row, double *cx, double *cy, double *area,
+                   double *perim);
+
 /* A cell as a GEOS geometry (Polygon or MultiPolygon; empty polygon if no rings). */
 GEOSGeometry *lg__cell_to_geos(GEOSContextHandle_t h, const lg_layer *layer, size_t row);
 

@@ -184,9 +184,12 @@ static const char *row_list(char *buf, size_t cap, const int64_t *cells, size_t 
 
 /* --------------------------------------------------------------- geometry */
 
-/* Centroid, area and perimeter of a cell from its rings; NaN area/centroid if empty. */
-static void cell_geom(const lg_layer *l, size_t row, double *cx, double *cy, double *area,
-                      double *perim)
+/*
+ * Centroid, area and perimeter of a cell from its rings; NaN area/centroid if empty.
+ * perim may be NULL: the perimeter (a hypot per edge) is then skipped.
+ */
+void lg__cell_geom(const lg_layer *l, size_t row, double *cx, double *cy, double *area,
+                   double *perim)
 {
     double sa = 0, sx = 0, sy = 0, per = 0;
     uint32_t r0 = l->cell_ring[row], r1 = l->cell_ring[row + 1];
@@ -206,7 +209,8 @@ static void cell_geom(const lg_layer *l, size_t row, double *cx, double *cy, dou
             a += cr;
             x += (x0 + x1) * cr;
             y += (y0 + y1) * cr;
-            per += hypot(x1 - x0, y1 - y0);
+            if (perim)
+                per += hypot(x1 - x0, y1 - y0);
         }
         /* a is twice the signed area; x/(3a) the ring centroid. Orient by role. */
         double sgn = ((a >= 0) == !l->ring_hole[r]) ? 1.0 : -1.0;
@@ -216,13 +220,15 @@ static void cell_geom(const lg_layer *l, size_t row, double *cx, double *cy, dou
     }
     if (r1 == r0 || sa == 0) {
         *cx = *cy = *area = NAN;
-        *perim = r1 == r0 ? NAN : per;
+        if (perim)
+            *perim = r1 == r0 ? NAN : per;
         return;
     }
     *cx = ox + sx / sa;
     *cy = oy + sy / sa;
     *area = sa / 2.0;
-    *perim = per;
+    if (perim)
+        *perim = per;
 }
 
 lg_error lg_layer_centroids(const lg_layer *layer, double *x, double *y, double *area)
@@ -231,7 +237,7 @@ lg_error lg_layer_centroids(const lg_layer *layer, double *x, double *y, double 
         return LG_ERR_ARG;
     for (size_t i = 0; i < layer->ncells; i++) {
         double cx, cy, a, p;
-        cell_geom(layer, i, &cx, &cy, &a, &p);
+        lg__cell_geom(layer, i, &cx, &cy, &a, &p);
         if (x)
             x[i] = cx;
         if (y)
@@ -897,7 +903,7 @@ static lg_error zw_init(zw *w, lg_context *ctx, const char *fn, const lg_graph *
     for (size_t i = 0; i < n; i++) {
         double cx = NAN, cy = NAN, ar = NAN, pe = NAN;
         if (layer) {
-            cell_geom(layer, i, &cx, &cy, &ar, &pe);
+            lg__cell_geom(layer, i, &cx, &cy, &ar, &pe);
             w->area[i] = ar;
             w->perim[i] = pe;
         }
