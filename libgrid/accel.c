@@ -169,6 +169,14 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
     return LG_NONE;
 }
 
+/* The tables' size, heap or mapped alike (memory reports and the batch-sorting choice). */
+void lg__accel_set_bytes(lg_accel *a)
+{
+    a->bytes = sizeof *a + (size_t)a->nx * a->ny * sizeof *a->pix +
+               (size_t)a->nbp * sizeof(lg_accel_bp) + ((size_t)a->ngrp + 1) * sizeof(lg_accel_grp) +
+               (size_t)a->nedges * sizeof(uint32_t);
+}
+
 size_t lg__accel_bytes(const lg_accel *a)
 {
     return a ? a->bytes : 0;
@@ -520,8 +528,7 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
     }
     lg__free(al, sb.cnt);
     lg__free(al, sb.edges);
-    a->bytes = sizeof *a + np * sizeof *a->pix + (size_t)nbp * sizeof(lg_accel_bp) +
-               (ngrp + 1) * sizeof(lg_accel_grp) + total * sizeof(uint32_t);
+    lg__accel_set_bytes(a);
     *out = a;
     return LG_OK;
 fail:

@@ -270,6 +270,7 @@ lg_error lg__accel_build(const lg_layer *layer, double pixels_per_cell, size_t m
 #define LG__ACCEL_DEFER ((int64_t)-2)
 int64_t lg__accel_locate(const lg_layer *layer, const lg_accel *a, double x, double y);
 size_t lg__accel_bytes(const lg_accel *a);
+void lg__accel_set_bytes(lg_accel *a);
 void lg__accel_free(const lg_allocator *alloc, lg_accel *a);
 
 /* -------------------------------------------------------------------- CRS */

@@ -665,7 +665,7 @@ static lg_error map_layer(reader *r, lg_layer **out)
             SEC(S_EDGES, uint32_t, "edges", a->edges, m.anedges);
             if (!e && !(a->sx > 0 && a->sy > 0 && a->x0 <= a->x1 && a->y0 <= a->y1))
                 e = bad(r, "accelerator geometry is invalid");
-            a->bytes = sizeof *a;
+            lg__accel_set_bytes(a);
         }
     }
 #undef SEC
