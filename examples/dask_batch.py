@@ -84,13 +84,16 @@ def main():
     if args.scheduler:
         configs = [("cluster " + args.scheduler, lambda: Client(args.scheduler))]
     else:
-        def local(n):
+        def local(n, threads=1):
             def make():
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
                                        dashboard_address=None, silence_logs=40)
                 return Client(cluster)
             return make
-        configs = [("1 worker", local(1)), ("2 workers", local(2))]
+        # two processes hold two copies of the grid; one process with two threads shares
+        # one (locate releases the GIL)
+        configs = [("1 worker", local(1)), ("2 workers", local(2)),
+                   ("1 worker x 2 threads", local(1, 2))]
 
     results = {}
     for label, make in configs:
@@ -105,7 +108,7 @@ def main():
             cpu = worker_cpu(client) - cpu0
             results[label] = (float(np.median(times)), out)
             # busy cores: worker CPU seconds per wall second (the machine may be shared)
-            print("%-12s median %.2f s over %d runs (%.0f ns/point), workers busy %.2f cores, "
+            print("%-20s median %.2f s over %d runs (%.0f ns/point), workers busy %.2f cores, "
                   "%.2f CPU s per run" % (label, results[label][0], args.repeat,
                                           1e9 * results[label][0] / args.points,
                                           cpu / sum(times), cpu / args.repeat))
@@ -119,9 +122,10 @@ def main():
     for other in outs[1:]:
         for k in outs[0]:
             assert np.array_equal(outs[0][k], other[k]), "configurations disagree on " + k
-    if "1 worker" in results and "2 workers" in results:
-        print("speed-up 2 workers / 1 worker: %.2fx"
-              % (results["1 worker"][0] / results["2 workers"][0]))
+    for label in results:
+        if label != "1 worker" and "1 worker" in results:
+            print("speed-up %s / 1 worker: %.2fx"
+                  % (label, results["1 worker"][0] / results[label][0]))
     if args.check:
         x, y = make_points(grid, args.points, args.chunk, args.seed)
         t0 = time.perf_counter()
