@@ -94,41 +94,18 @@ static bool on_edge(double ax, double ay, double bx, double by, double x, double
 
 /* --------------------------------------------------------------- lookup */
 
-static inline bool pixel_of(const lg_accel *a, double x, double y, uint32_t *ix, uint32_t *iy)
+/*
+ * The answer in a boundary pixel by crossing parity from its centre (see the top).
+ * Also used by the build to classify sub-pixels, so both decide alike.
+ */
+static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp, double x,
+                             double y)
 {
-    if (!(x >= a->x0 && x <= a->x1 && y >= a->y0 && y <= a->y1))
-        return false;
-    double fx = (x - a->x0) * a->sx, fy = (y - a->y0) * a->sy;
-    uint32_t i = fx >= (double)a->nx ? a->nx - 1 : (uint32_t)fx;
-    uint32_t j = fy >= (double)a->ny ? a->ny - 1 : (uint32_t)fy;
-    *ix = i;
-    *iy = j;
-    return true;
-}
-
-int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double y)
-{
-    uint32_t i, j;
-    if (!pixel_of(a, x, y, &i, &j))
-        return LG_NONE;
-    uint32_t p = a->pix[(size_t)j * a->nx + i];
-    /*
-     * The bounds checks below cost a few predictable branches; they keep a
-     * corrupt snapshot (mapped without full verification) from reading out of
-     * bounds: anything inconsistent goes to the exact path.
-     */
-    if (!(p & PIX_BOUNDARY))
-        return p <= l->ncells ? (int64_t)p - 1 : LG__ACCEL_DEFER;
-    if (p == PIX_DEFER)
-        return LG__ACCEL_DEFER;
-    uint32_t b = p & ~PIX_BOUNDARY;
-    if (b >= a->nbp)
-        return LG__ACCEL_DEFER;
-    const lg_accel_bp *bp = &a->bp[b];
     uint32_t g0 = bp->g0, g1 = bp->g1;
     if (g0 > g1 || g1 > a->ngrp)
         return LG__ACCEL_DEFER;
-    double cx = bp->cx, cy = bp->cy;
+    size_t b = (size_t)(bp - a->bp);
+    double cx = a->bpc[2 * b], cy = a->bpc[2 * b + 1];
     const double *xy = l->xy;
     bool same = x == cx && y == cy;
     for (uint32_t g = g0; g < g1; g++) {
@@ -169,12 +146,58 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
     return LG_NONE;
 }
 
+/* Sub-pixel index (0..LG__SUB - 1) of a fractional position inside a pixel. */
+static inline uint32_t sub_of(double frac)
+{
+    double f = frac * LG__SUB;
+    return !(f > 0) ? 0 : f >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f;
+}
+
+int64_t lg__accel_resolve(const lg_layer *l, const lg_accel *a, uint32_t p, double x, double y,
+                          double ux, double uy)
+{
+    /*
+     * The bounds checks below cost a few predictable branches; they keep a
+     * corrupt snapshot (mapped without full verification) from reading out of
+     * bounds: anything inconsistent goes to the exact path.
+     */
+    if (!(p & PIX_BOUNDARY))
+        return p <= l->ncells ? (int64_t)p - 1 : LG__ACCEL_DEFER;
+    if (p == PIX_DEFER)
+        return LG__ACCEL_DEFER;
+    uint32_t b = p & ~PIX_BOUNDARY;
+    if (b >= a->nbp)
+        return LG__ACCEL_DEFER;
+    const lg_accel_bp *bp = &a->bp[b];
+    uint32_t s = sub_of(uy) * LG__SUB + sub_of(ux);
+    uint32_t v = (uint32_t)(bp->sub >> (4 * s)) & 15u;
+    if (v == LG__SUB_NONE)
+        return LG_NONE;
+    if (v < LG__SUB_EDGES) {
+        uint32_t g = bp->g0 + v;
+        if (g >= bp->g1 || g >= a->ngrp)
+            return LG__ACCEL_DEFER;
+        uint32_t row = v < LG__BP_ROWS ? bp->row[v] : a->grp[g].row & ~GRP_OWNS;
+        return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
+    }
+    return resolve_edges(l, a, bp, x, y);
+}
+
+int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double y)
+{
+    size_t p;
+    double ux, uy;
+    if (!lg__accel_pixel(a, x, y, &p, &ux, &uy))
+        return LG_NONE;
+    return lg__accel_resolve(l, a, a->pix[p], x, y, ux, uy);
+}
+
 /* The tables' size, heap or mapped alike (memory reports and the batch-sorting choice). */
 void lg__accel_set_bytes(lg_accel *a)
 {
     a->bytes = sizeof *a + (size_t)a->nx * a->ny * sizeof *a->pix +
-               (size_t)a->nbp * sizeof(lg_accel_bp) + ((size_t)a->ngrp + 1) * sizeof(lg_accel_grp) +
-               (size_t)a->nedges * sizeof(uint32_t);
+               (size_t)a->nbp * (sizeof(lg_accel_bp) + 2 * sizeof(double)) +
+               ((size_t)a->ngrp + 1) * sizeof(lg_accel_grp) + (size_t)a->nedges * sizeof(uint32_t);
 }
 
 size_t lg__accel_bytes(const lg_accel *a)
@@ -192,6 +215,7 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
     }
     lg__free(al, a->pix);
     lg__free(al, a->bp);
+    lg__free(al, a->bpc);
     lg__free(al, a->grp);
     lg__free(al, a->edges);
     lg__free(al, a);
@@ -225,8 +249,8 @@ static inline double floor_px(double v)
  * of these expressions (which is far below m), so no pixel that meets is left out;
  * edge_meets_pixel then filters.
  */
-static inline void pixel_range(double lo, double hi, double o, double s, double margin,
-                               uint32_t n, uint32_t *i0, uint32_t *i1)
+static inline void pixel_range(double lo, double hi, double o, double s, double margin, uint32_t n,
+                               uint32_t *i0, uint32_t *i1)
 {
     /* truncation is floor for the non-negative values kept; the rest clamp to 0 */
     double f0 = (lo - 2 * margin - o) * s, f1 = (hi + 2 * margin - o) * s;
@@ -419,6 +443,76 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
     return LG_OK;
 }
 
+/* Sub-pixel range [s0, s1] along one axis whose widened boxes may meet [lo, hi]. */
+static inline void sub_range(double lo, double hi, double o, double s, double margin, uint32_t *s0,
+                             uint32_t *s1)
+{
+    double f0 = (lo - 2 * margin - o) * s * LG__SUB, f1 = (hi + 2 * margin - o) * s * LG__SUB;
+    *s0 = !(f0 > 0) ? 0 : f0 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f0;
+    *s1 = !(f1 > 0) ? 0 : f1 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f1;
+}
+
+/* The 4-connected component of seed within the set of sub-pixels free. */
+static uint32_t sub_component(uint32_t seed, uint32_t free)
+{
+    const uint32_t not_col0 = 0xEEEEu, not_col3 = 0x7777u;
+    uint32_t comp = seed, prev = 0;
+    while (comp != prev) {
+        prev = comp;
+        uint32_t grow = comp | ((comp << 1) & not_col0) | ((comp >> 1) & not_col3) |
+                        ((comp << LG__SUB) & 0xFFFFu) | (comp >> LG__SUB);
+        comp = grow & free;
+    }
+    return comp;
+}
+
+/*
+ * Sub-pixels of boundary pixel b (pixel i, j): those no edge of the pixel comes near
+ * (edge boxes against widened sub-pixel boxes) take the answer at their centre, the
+ * same for every point in them (no edge separates them from the centre); a
+ * 4-connected run of them shares it, so it is computed once per run.
+ */
+static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i, uint32_t j)
+{
+    lg_accel_bp *bp = &a->bp[b];
+    bp->sub = LG__SUB_ALL_EDGES;
+    if (bp->g1 - bp->g0 > LG__SUB_MAX_GROUPS)
+        return;
+    double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
+    uint32_t touched = 0;
+    for (uint32_t k = a->grp[bp->g0].k0; k < a->grp[bp->g1].k0 && touched != 0xFFFFu; k++) {
+        const double *e = l->xy + 2 * (size_t)a->edges[k];
+        uint32_t s0, s1, t0, t1;
+        sub_range(mind(e[0], e[2]), maxd(e[0], e[2]), px0, a->sx, a->margin, &s0, &s1);
+        sub_range(mind(e[1], e[3]), maxd(e[1], e[3]), py0, a->sy, a->margin, &t0, &t1);
+        uint32_t rowbits = ((1u << (s1 + 1)) - 1) & ~((1u << s0) - 1);
+        for (uint32_t t = t0; t <= t1; t++)
+            touched |= rowbits << (LG__SUB * t);
+    }
+    uint32_t todo = ~touched & 0xFFFFu;
+    uint64_t sub = LG__SUB_ALL_EDGES;
+    while (todo) {
+        uint32_t s = (uint32_t)__builtin_ctz(todo);
+        uint32_t comp = sub_component(1u << s, todo);
+        todo &= ~comp;
+        double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
+        double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
+        int64_t r = resolve_edges(l, a, bp, x, y);
+        uint64_t v = LG__SUB_EDGES;
+        if (r == LG_NONE) {
+            v = LG__SUB_NONE;
+        } else if (r >= 0) {
+            for (uint32_t g = bp->g0; g < bp->g1; g++)
+                if ((a->grp[g].row & ~GRP_OWNS) == (uint32_t)r)
+                    v = g - bp->g0;
+        }
+        for (uint32_t t = 0; t < LG__SUB * LG__SUB; t++)
+            if (comp & (1u << t))
+                sub = (sub & ~(15ull << (4 * t))) | (v << (4 * t));
+    }
+    bp->sub = sub;
+}
+
 /* Build with ppc pixels per cell; LG_ERR_CAPACITY when it would exceed max_bytes. */
 static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_accel **out)
 {
@@ -455,10 +549,14 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
         e = LG_ERR_CAPACITY;
         goto fail;
     }
-    a->pix = lg__calloc(al, np, sizeof *a->pix);
-    pos = lg__calloc(al, np + 1, sizeof *pos);
+    a->pix = lg__malloc(al, np * sizeof *a->pix);
+    pos = lg__malloc(al, (np + 1) * sizeof *pos);
     if (!a->pix || !pos)
         goto fail;
+    lg__advise_huge(a->pix, np * sizeof *a->pix);
+    lg__advise_huge(pos, (np + 1) * sizeof *pos);
+    memset(a->pix, 0, np * sizeof *a->pix);
+    memset(pos, 0, (np + 1) * sizeof *pos);
 
     /* 1. edges into pixels: count, check the budget, place */
     size_t total = scan_edges(a, l, pos, NULL);
@@ -480,8 +578,12 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
     }
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
     a->bp = lg__malloc(al, ((size_t)nbp + 1) * sizeof *a->bp);
-    if (!a->edges || !a->bp)
+    a->bpc = lg__malloc(al, ((size_t)nbp + 1) * 2 * sizeof *a->bpc);
+    if (!a->edges || !a->bp || !a->bpc)
         goto fail;
+    lg__advise_huge(a->edges, (total + 1) * sizeof *a->edges);
+    lg__advise_huge(a->bp, ((size_t)nbp + 1) * sizeof *a->bp);
+    lg__advise_huge(a->bpc, ((size_t)nbp + 1) * 2 * sizeof *a->bpc);
     scan_edges(a, l, pos, a->edges); /* now pos[p] is the end of pixel p's edges */
     a->nbp = nbp;
 
@@ -492,9 +594,9 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
             continue;
         uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
         uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
-        a->bp[b].cx = center_x(a, i);
-        a->bp[b].cy = center_y(a, j);
-        a->bp[b].g0 = (uint32_t)ngrp;
+        a->bpc[2 * (size_t)b] = center_x(a, i);
+        a->bpc[2 * (size_t)b + 1] = center_y(a, j);
+        a->bp[b] = (lg_accel_bp){.g0 = (uint32_t)ngrp, .sub = LG__SUB_ALL_EDGES};
         uint32_t cend = 0;
         for (size_t k = start; k < pos[p]; k++) {
             uint32_t v = a->edges[k];
@@ -506,6 +608,8 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
                 goto fail;
             a->grp[ngrp].row = c;
             a->grp[ngrp].k0 = (uint32_t)k;
+            if (ngrp - a->bp[b].g0 < LG__BP_ROWS)
+                a->bp[b].row[ngrp - a->bp[b].g0] = c;
             ngrp++;
         }
         a->bp[b].g1 = (uint32_t)ngrp;
@@ -528,6 +632,14 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
     }
     lg__free(al, sb.cnt);
     lg__free(al, sb.edges);
+    sb.cnt = sb.edges = NULL;
+
+    /* 4. sub-pixels of the boundary pixels */
+    for (size_t p = 0; p < np; p++) {
+        uint32_t pv = a->pix[p];
+        if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
+            classify_subs(a, l, pv & ~PIX_BOUNDARY, (uint32_t)(p % a->nx), (uint32_t)(p / a->nx));
+    }
     lg__accel_set_bytes(a);
     *out = a;
     return LG_OK;

@@ -1,5 +1,9 @@
 /* Error codes, contexts, allocation helpers. */
+/* madvise(MADV_HUGEPAGE) is a Linux extension, not POSIX */
+#define _DEFAULT_SOURCE
 #include "internal.h"
+
+#include <sys/mman.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,24 @@ void *lg__calloc(const lg_allocator *a, size_t count, size_t size)
     if (p)
         memset(p, 0, count * size);
     return p;
+}
+
+void lg__advise_huge(void *p, size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /* Large random-access tables: ask for transparent huge pages, so that a query
+       does not also pay a TLB miss per table (a no-op where THP is off). */
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || bytes < 2 * huge)
+        return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+              hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 
 lg_error lg__grow(const lg_allocator *a, void **p, size_t *cap, size_t need, size_t sz)

@@ -35,6 +35,8 @@ static inline void lg__free(const lg_allocator *a, void *p)
 }
 /* calloc-like with overflow check; NULL on overflow or failure. */
 void *lg__calloc(const lg_allocator *a, size_t count, size_t size);
+/* Hint that [p, p + bytes) is a large random-access table (transparent huge pages). */
+void lg__advise_huge(void *p, size_t bytes);
 /* Grow *p (element size sz) so that it holds at least need elements; doubles capacity. */
 lg_error lg__grow(const lg_allocator *a, void **p, size_t *cap, size_t need, size_t sz);
 char *lg__strdup(const lg_allocator *a, const char *s);
@@ -80,11 +82,27 @@ typedef struct lg_accel lg_accel;
 #define LG__PIX_DEFER 0xFFFFFFFFu /* too many overlapping cells: use the exact path */
 #define LG__GRP_OWNS 0x80000000u
 
-/* A boundary pixel: its centre and its groups [g0, g1). One record: one cache miss. */
+/*
+ * A boundary pixel: its groups [g0, g1), the rows of the first LG__BP_ROWS groups and
+ * a 4 x 4 table of sub-pixels (4 bits each, row-major from the pixel's lower-left
+ * corner): a group index relative to g0 (below LG__SUB_MAX_GROUPS) when no edge comes
+ * near the sub-pixel and that group's cell owns it, LG__SUB_NONE when no edge comes
+ * near and no cell owns it, LG__SUB_EDGES when edges must be tested. 32 bytes, one
+ * cache line: most queries in boundary pixels need nothing else. The pixel's centre
+ * (for the edge tests) is in the separate array bpc.
+ */
 typedef struct lg_accel_bp {
-    double cx, cy;
     uint32_t g0, g1;
+    uint64_t sub;
+    uint32_t row[4]; /* LG__BP_ROWS: rows of groups g0.. (no flag); unused slots 0 */
 } lg_accel_bp;
+
+#define LG__BP_ROWS 4u
+#define LG__SUB 4 /* sub-pixels per pixel side */
+#define LG__SUB_EDGES 14u
+#define LG__SUB_NONE 15u
+#define LG__SUB_MAX_GROUPS 14u
+#define LG__SUB_ALL_EDGES 0xEEEEEEEEEEEEEEEEull
 
 /* A cell's edges in a boundary pixel: edges [k0, next group's k0). */
 typedef struct lg_accel_grp {
@@ -101,7 +119,8 @@ struct lg_accel {
     uint32_t nx, ny;
     uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
     uint32_t nbp;
-    lg_accel_bp *bp; /* per boundary pixel: centre and its groups */
+    lg_accel_bp *bp; /* per boundary pixel: its groups and sub-pixels */
+    double *bpc;     /* per boundary pixel: its centre (x, y) */
     uint32_t ngrp;
     lg_accel_grp *grp; /* ngrp + 1 (a sentinel holds the end of the last edge range) */
     uint32_t *edges;   /* vertex index v: the edge from v to v + 1 */
@@ -269,6 +288,26 @@ lg_error lg__accel_build(const lg_layer *layer, double pixels_per_cell, size_t m
 /* lg__accel_locate's answer for a pixel it leaves to the exact path. */
 #define LG__ACCEL_DEFER ((int64_t)-2)
 int64_t lg__accel_locate(const lg_layer *layer, const lg_accel *a, double x, double y);
+/*
+ * The pixel of (x, y) (index into pix) and the point's position inside it (0..1 on
+ * each axis, for the sub-pixel); false outside the bounds or not finite.
+ */
+static inline bool lg__accel_pixel(const lg_accel *a, double x, double y, size_t *p, double *ux,
+                                   double *uy)
+{
+    if (!(x >= a->x0 && x <= a->x1 && y >= a->y0 && y <= a->y1))
+        return false;
+    double fx = (x - a->x0) * a->sx, fy = (y - a->y0) * a->sy;
+    uint32_t i = fx >= (double)a->nx ? a->nx - 1 : (uint32_t)fx;
+    uint32_t j = fy >= (double)a->ny ? a->ny - 1 : (uint32_t)fy;
+    *p = (size_t)j * a->nx + i;
+    *ux = fx - (double)i;
+    *uy = fy - (double)j;
+    return true;
+}
+/* The answer for a point in pixel value pix (lg__accel_pixel gave ux, uy). */
+int64_t lg__accel_resolve(const lg_layer *layer, const lg_accel *a, uint32_t pix, double x,
+                          double y, double ux, double uy);
 size_t lg__accel_bytes(const lg_accel *a);
 void lg__accel_set_bytes(lg_accel *a);
 void lg__accel_free(const lg_allocator *alloc, lg_accel *a);

@@ -29,7 +29,7 @@
 #include <xxhash.h>
 
 #define SNAP_MAGIC "LGSNAP\r\n"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: sub-pixel tables in the boundary pixels */
 #define SNAP_BOM 0x01020304u
 #define SNAP_HEADER 128u
 #define SNAP_ALIGN 64u
@@ -52,6 +52,7 @@ enum {
     S_BP,
     S_GRP,
     S_EDGES,
+    S_BPC,
     S_COL0 = 100, /* column k: S_COL0 + 4k + {0 data, 1 null, 2 pool} */
 };
 
@@ -206,6 +207,7 @@ static lg_error make_plan(const lg_layer *l, plan *p)
         e = e ? e : add(p, S_BP, sizeof(lg_accel_bp), a->nbp, a->bp);
         e = e ? e : add(p, S_GRP, sizeof(lg_accel_grp), (uint64_t)a->ngrp + 1, a->grp);
         e = e ? e : add(p, S_EDGES, sizeof(uint32_t), a->nedges, a->edges);
+        e = e ? e : add(p, S_BPC, 2 * sizeof(double), a->nbp, a->bpc);
     }
     if (p->n > SNAP_MAX_SECTIONS)
         e = LG_ERR_UNSUPPORTED;
@@ -663,6 +665,10 @@ static lg_error map_layer(reader *r, lg_layer **out)
                 a->grp = (lg_accel_grp *)ptr;
             }
             SEC(S_EDGES, uint32_t, "edges", a->edges, m.anedges);
+            if (!e) {
+                e = section_n(r, S_BPC, 2 * sizeof(double), "pixel centres", &ptr, m.anbp);
+                a->bpc = (double *)ptr;
+            }
             if (!e && !(a->sx > 0 && a->sy > 0 && a->x0 <= a->x1 && a->y0 <= a->y1))
                 e = bad(r, "accelerator geometry is invalid");
             lg__accel_set_bytes(a);
