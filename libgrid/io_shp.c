@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
 #include <math.h>
 #include <shapefil.h>
@@ -23,6 +24,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* ----------------------------------------------------------- shapelib hooks */
 
@@ -37,10 +39,35 @@ static void sa_error(const char *message)
     snprintf(sa_msg, sizeof sa_msg, "%s", message ? message : "");
 }
 
+/*
+ * The loader opens the .shp, .shx and .dbf once, checks them, and hands these very
+ * handles to shapelib when it asks for the same names: a save in progress renames
+ * new files into place at any moment, and shapelib opening the names again could
+ * read files other than the ones checked.
+ */
+static _Thread_local struct sa_handoff {
+    const char *path;
+    FILE *f;
+} sa_pre[3];
+
+static SAFile sa_open(const char *name, const char *access)
+{
+    for (int i = 0; i < 3; i++) {
+        if (sa_pre[i].f && strcmp(access, "rb") == 0 && strcmp(name, sa_pre[i].path) == 0) {
+            FILE *f = sa_pre[i].f;
+            sa_pre[i].f = NULL; /* shapelib's now: it closes it */
+            rewind(f);
+            return (SAFile)f;
+        }
+    }
+    return (SAFile)fopen(name, access);
+}
+
 static void sa_hooks(SAHooks *h)
 {
     SASetupDefaultHooks(h);
     h->Error = sa_error;
+    h->FOpen = sa_open;
     sa_msg[0] = '\0';
 }
 
@@ -129,6 +156,84 @@ static uint32_t be32(const unsigned char *p)
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p + 4) << 32 | le32(p);
+}
+
+/* Read exactly n bytes at off; false on a short read or an error. */
+static bool pread_all(FILE *f, void *buf, size_t n, uint64_t off)
+{
+    unsigned char *b = buf;
+    int fd = fileno(f);
+    while (n > 0) {
+        ssize_t k = pread(fd, b, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        b += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ save stamps */
+
+/*
+ * Every save stamps its .shp, .shx and .dbf with one tag: "LGS1" and a 64-bit hash of
+ * the layer's content, in header bytes the formats leave unused: .shp and .shx bytes
+ * 4-15 (of the five unused int32 at 4-23), .dbf bytes 16-27 (reserved for dBASE IV's
+ * multi-user processing; 12-15 are left alone, 14 and 15 being dBASE IV's transaction
+ * and encryption flags). The files are renamed into place in the order .shx, .dbf,
+ * .prj, .cpg and .shp last, so from the first rename until the last the .shx carries
+ * the new tag and the .shp the old one (or none): a save killed in between leaves a
+ * group that the loader refuses, naming the files, instead of mixing two saves.
+ *
+ * Files from other software carry zeros there, and so do files that other software
+ * rewrote after a save (shapelib, and with it GDAL, writes the .shp and .shx headers
+ * together with bytes 4-23 zeroed, and a .dbf header with 12-27 zeroed): an unstamped
+ * file is not checked. The rules, .shp as the reference:
+ *  - a stamped .shx must carry the .shp's tag (a stamped .shx beside an unstamped .shp
+ *    is a save interrupted over files of other software);
+ *  - a stamped .dbf beside a stamped .shp must carry its tag.
+ * The tag is a hash of the content, so saving the same layer twice writes the same
+ * bytes, and two saves of equal content may be mixed harmlessly.
+ */
+#define STAMP_MAGIC "LGS1"
+#define STAMP_LEN 12
+#define SHP_STAMP_OFF 4
+#define DBF_STAMP_OFF 16
+/* Change with any change of the written bytes for the same layer. */
+#define STAMP_FORMAT "libgrid shapefile 1"
+
+typedef struct stamp {
+    bool set;
+    uint64_t tag;
+} stamp;
+
+static stamp stamp_read(FILE *f, uint64_t off)
+{
+    unsigned char b[STAMP_LEN];
+    stamp s = {false, 0};
+    if (pread_all(f, b, sizeof b, off) && memcmp(b, STAMP_MAGIC, 4) == 0) {
+        s.set = true;
+        s.tag = le64(b + 4);
+    }
+    return s;
+}
+
+/* "stamped 0123456789abcdef" or "no save stamp" */
+static const char *stamp_text(stamp s, char *buf, size_t cap)
+{
+    if (s.set)
+        snprintf(buf, cap, "save %016llx", (unsigned long long)s.tag);
+    else
+        snprintf(buf, cap, "no save stamp");
+    return buf;
 }
 
 /* -------------------------------------------------------------- encodings */
@@ -390,6 +495,8 @@ typedef struct shp_reader {
     const lg_allocator *a;
     const char *path; /* as given, for messages */
     char *shp_path, *shx_path, *dbf_path;
+    FILE *f_shp, *f_shx, *f_dbf; /* opened and checked here, then handed to shapelib */
+    uint64_t shp_size, shx_size, dbf_size;
     SHPHandle shp;
     DBFHandle dbf;
     text_dec dec;
@@ -405,6 +512,14 @@ typedef struct shp_reader {
 
 static void reader_free(shp_reader *r)
 {
+    for (int i = 0; i < 3; i++)
+        sa_pre[i].f = NULL; /* the handles not taken by shapelib are closed below */
+    if (r->f_shp)
+        fclose(r->f_shp);
+    if (r->f_shx)
+        fclose(r->f_shx);
+    if (r->f_dbf)
+        fclose(r->f_dbf);
     if (r->shp)
         SHPClose(r->shp);
     if (r->dbf)
@@ -421,105 +536,171 @@ static void reader_free(shp_reader *r)
     lg__free(r->a, r->field_type);
 }
 
-static lg_error need_file(shp_reader *r, const char *p, const char *what)
+/* Open one file of the group for the checks and, later, for shapelib. */
+static lg_error open_file(shp_reader *r, const char *p, const char *what, FILE **f, uint64_t *size)
 {
-    if (access(p, R_OK) == 0)
+    *f = fopen(p, "rb");
+    struct stat st;
+    if (*f && fstat(fileno(*f), &st) == 0) {
+        *size = (uint64_t)st.st_size;
         return LG_OK;
+    }
     int err = errno;
+    if (*f) {
+        fclose(*f);
+        *f = NULL;
+    }
     return lg__fail(r->ctx, LG_ERR_IO, "%s: cannot open the %s %s: %s", r->path, what, p,
                     strerror(err));
 }
 
 /*
+ * The save stamps of the .shp, .shx and .dbf must agree (see "save stamps" above):
+ * a group mixing two saves is refused with the files named.
+ */
+static lg_error check_stamps(shp_reader *r)
+{
+    stamp shp = stamp_read(r->f_shp, SHP_STAMP_OFF);
+    stamp shx = stamp_read(r->f_shx, SHP_STAMP_OFF);
+    stamp dbf = stamp_read(r->f_dbf, DBF_STAMP_OFF);
+    bool bad_shx = shx.set && (!shp.set || shx.tag != shp.tag);
+    bool bad_dbf = dbf.set && shp.set && dbf.tag != shp.tag;
+    if (!bad_shx && !bad_dbf)
+        return LG_OK;
+    char t1[40], t2[40], t3[40];
+    const char *why = "the group mixes files of two saves, as a save interrupted between "
+                      "renaming its files leaves it; save the layer again";
+    if (bad_shx && bad_dbf)
+        return lg__fail(r->ctx, LG_ERR_FORMAT,
+                        "%s: %s (%s) and %s (%s) were written by a different save than %s (%s): "
+                        "%s",
+                        r->path, r->shx_path, stamp_text(shx, t1, sizeof t1), r->dbf_path,
+                        stamp_text(dbf, t2, sizeof t2), r->shp_path, stamp_text(shp, t3, sizeof t3),
+                        why);
+    const char *name = bad_shx ? r->shx_path : r->dbf_path;
+    return lg__fail(r->ctx, LG_ERR_FORMAT,
+                    "%s: %s (%s) was written by a different save than %s (%s): %s", r->path, name,
+                    stamp_text(bad_shx ? shx : dbf, t1, sizeof t1), r->shp_path,
+                    stamp_text(shp, t2, sizeof t2), why);
+}
+
+/*
+ * The .shp record headers (big-endian record number and content length in 16-bit
+ * words), read in blocks: records are normally in order, one read per megabyte.
+ */
+typedef struct rec_reader {
+    unsigned char *blk;
+    size_t cap;
+    uint64_t b0, b1; /* the block holds .shp bytes [b0, b1) */
+} rec_reader;
+
+/* Content length (words) of the record header at off (off + 8 <= the .shp's size). */
+static lg_error rec_words(shp_reader *r, rec_reader *rr, uint64_t off, uint32_t *words)
+{
+    if (!rr->blk) {
+        rr->cap = r->shp_size < (1u << 20) ? (size_t)r->shp_size : (1u << 20);
+        rr->blk = lg__malloc(r->a, rr->cap);
+        if (!rr->blk)
+            return lg__fail(r->ctx, LG_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    if (off < rr->b0 || off + 8 > rr->b1) {
+        size_t len = r->shp_size - off < rr->cap ? (size_t)(r->shp_size - off) : rr->cap;
+        if (!pread_all(r->f_shp, rr->blk, len, off))
+            return lg__fail(r->ctx, LG_ERR_IO, "%s: cannot read %s: %s", r->path, r->shp_path,
+                            strerror(errno));
+        rr->b0 = off;
+        rr->b1 = off + len;
+    }
+    *words = be32(rr->blk + (off - rr->b0) + 4);
+    return LG_OK;
+}
+
+/*
  * Check the .shp header and every .shx entry against the files' real sizes, so that
- * shapelib never seeks or reads past the end. Sets *nrec and *type.
+ * shapelib never seeks or reads past the end, and against the .shp's record headers.
+ * Sets *nrec and *type.
  */
 static lg_error check_index(shp_reader *r, int *nrec, int *type)
 {
     lg_context *ctx = r->ctx;
-    struct stat st_shp, st_shx;
-    if (stat(r->shp_path, &st_shp) != 0 || stat(r->shx_path, &st_shx) != 0)
-        return lg__fail(ctx, LG_ERR_IO, "%s: cannot stat the .shp/.shx: %s", r->path,
-                        strerror(errno));
-    if (st_shp.st_size < 100)
+    if (r->shp_size < 100)
         return lg__fail(ctx, LG_ERR_FORMAT,
-                        "%s: the .shp is %lld bytes, too short for its 100-byte header", r->path,
-                        (long long)st_shp.st_size);
-    if (st_shx.st_size < 100)
+                        "%s: the .shp is %llu bytes, too short for its 100-byte header", r->path,
+                        (unsigned long long)r->shp_size);
+    if (r->shx_size < 100)
         return lg__fail(ctx, LG_ERR_FORMAT,
-                        "%s: the .shx %s is %lld bytes, too short for its 100-byte header", r->path,
-                        r->shx_path, (long long)st_shx.st_size);
-    if ((st_shx.st_size - 100) % 8 != 0 || st_shx.st_size > 100 + 8LL * 100000000)
+                        "%s: the .shx %s is %llu bytes, too short for its 100-byte header", r->path,
+                        r->shx_path, (unsigned long long)r->shx_size);
+    if ((r->shx_size - 100) % 8 != 0 || r->shx_size > 100 + 8ULL * 100000000)
         return lg__fail(ctx, LG_ERR_FORMAT,
-                        "%s: the .shx %s is %lld bytes, not a 100-byte header plus 8-byte "
+                        "%s: the .shx %s is %llu bytes, not a 100-byte header plus 8-byte "
                         "entries (truncated?)",
-                        r->path, r->shx_path, (long long)st_shx.st_size);
+                        r->path, r->shx_path, (unsigned long long)r->shx_size);
     unsigned char hdr[100];
-    FILE *f = fopen(r->shp_path, "rb");
-    if (!f)
-        return lg__fail(ctx, LG_ERR_IO, "%s: cannot open %s: %s", r->path, r->shp_path,
-                        strerror(errno));
-    size_t got = fread(hdr, 1, 100, f);
-    fclose(f);
-    if (got != 100)
+    if (!pread_all(r->f_shp, hdr, 100, 0))
         return lg__fail(ctx, LG_ERR_IO, "%s: cannot read the .shp header", r->path);
     if (be32(hdr) != 9994)
         return lg__fail(ctx, LG_ERR_FORMAT, "%s: not a shapefile (file code %u, expected 9994)",
                         r->path, be32(hdr));
     *type = (int)le32(hdr + 32);
 
-    size_t n = (size_t)(st_shx.st_size - 100) / 8;
+    size_t n = (size_t)(r->shx_size - 100) / 8;
     unsigned char *idx = lg__malloc(r->a, 8 * n + 100);
     if (!idx)
         return lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", r->path);
-    f = fopen(r->shx_path, "rb");
-    got = f ? fread(idx, 1, 8 * n + 100, f) : 0;
-    if (f)
-        fclose(f);
     lg_error e = LG_OK;
-    if (got != 8 * n + 100) {
+    if (!pread_all(r->f_shx, idx, 8 * n + 100, 0)) {
         e = lg__fail(ctx, LG_ERR_IO, "%s: cannot read the .shx %s", r->path, r->shx_path);
     } else if (be32(idx) != 9994) {
         e = lg__fail(ctx, LG_ERR_FORMAT, "%s: %s is not a shapefile index (file code %u)", r->path,
                      r->shx_path, be32(idx));
-    } else if ((uint64_t)be32(idx + 24) * 2 != (uint64_t)st_shx.st_size) {
+    } else if ((uint64_t)be32(idx + 24) * 2 != r->shx_size) {
         e = lg__fail(ctx, LG_ERR_FORMAT,
-                     "%s: the .shx header gives a length of %llu bytes but the file has %lld "
+                     "%s: the .shx header gives a length of %llu bytes but the file has %llu "
                      "(truncated or corrupt index)",
-                     r->path, (unsigned long long)be32(idx + 24) * 2, (long long)st_shx.st_size);
+                     r->path, (unsigned long long)be32(idx + 24) * 2,
+                     (unsigned long long)r->shx_size);
     }
+    /* every entry inside the .shp, at a record header of the entry's length: a .shx of
+       another file fails here even when its offsets stay inside the .shp */
+    rec_reader rr = {NULL, 0, 0, 0};
     for (size_t i = 0; e == LG_OK && i < n; i++) {
         uint64_t off = (uint64_t)be32(idx + 100 + 8 * i) * 2;
-        uint64_t len = (uint64_t)be32(idx + 104 + 8 * i) * 2;
-        if (off < 100 || off + 8 + len > (uint64_t)st_shp.st_size)
+        uint32_t words = be32(idx + 104 + 8 * i), have = 0;
+        if (off < 100 || off + 8 + 2 * (uint64_t)words > r->shp_size) {
             e = lg__fail(ctx, LG_ERR_FORMAT,
                          "%s: record %zu: the .shx gives offset %llu and length %llu, beyond "
-                         "the end of the .shp (%lld bytes): the .shx disagrees with the .shp "
+                         "the end of the .shp (%llu bytes): the .shx disagrees with the .shp "
                          "(truncated or corrupt)",
-                         r->path, i, (unsigned long long)off, (unsigned long long)len,
-                         (long long)st_shp.st_size);
+                         r->path, i, (unsigned long long)off, 2 * (unsigned long long)words,
+                         (unsigned long long)r->shp_size);
+        } else if ((e = rec_words(r, &rr, off, &have)) == LG_OK && have != words) {
+            e = lg__fail(ctx, LG_ERR_FORMAT,
+                         "%s: record %zu: the .shx %s gives a length of %llu bytes at offset "
+                         "%llu, but the .shp record there says %llu bytes: the .shx does not "
+                         "index this .shp (from another save, or corrupt)",
+                         r->path, i, r->shx_path, 2 * (unsigned long long)words,
+                         (unsigned long long)off, 2 * (unsigned long long)have);
+        }
     }
-    lg__free(r->a, idx);
+    lg__free(r->a, rr.blk);
     if (e == LG_OK && n > INT32_MAX / 2)
         e = lg__fail(ctx, LG_ERR_UNSUPPORTED, "%s: too many records (%zu)", r->path, n);
+    lg__free(r->a, idx);
     *nrec = (int)n;
     return e;
 }
 
 static lg_error check_dbf_size(shp_reader *r)
 {
-    struct stat st;
-    if (stat(r->dbf_path, &st) != 0)
-        return lg__fail(r->ctx, LG_ERR_IO, "%s: cannot stat %s: %s", r->path, r->dbf_path,
-                        strerror(errno));
     DBFInfo *d = r->dbf;
     uint64_t need = (uint64_t)d->nHeaderLength + (uint64_t)d->nRecords * d->nRecordLength;
-    if (d->nRecords < 0 || (uint64_t)st.st_size < need)
+    if (d->nRecords < 0 || r->dbf_size < need)
         return lg__fail(r->ctx, LG_ERR_FORMAT,
                         "%s: the .dbf %s is truncated: %d records of %d bytes need %llu bytes, "
-                        "the file has %lld",
+                        "the file has %llu",
                         r->path, r->dbf_path, d->nRecords, d->nRecordLength,
-                        (unsigned long long)need, (long long)st.st_size);
+                        (unsigned long long)need, (unsigned long long)r->dbf_size);
     return LG_OK;
 }
 
@@ -733,11 +914,13 @@ lg_error lg__load_shp(lg_context *ctx, const char *path, const lg_load_options *
     if (!r.shp_path || !r.shx_path || !r.dbf_path || !prj_path || !cpg_path)
         e = lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", path);
     if (e == LG_OK)
-        e = need_file(&r, r.shp_path, ".shp");
+        e = open_file(&r, r.shp_path, ".shp", &r.f_shp, &r.shp_size);
     if (e == LG_OK)
-        e = need_file(&r, r.shx_path, ".shx index");
+        e = open_file(&r, r.shx_path, ".shx index", &r.f_shx, &r.shx_size);
     if (e == LG_OK)
-        e = need_file(&r, r.dbf_path, ".dbf attribute table");
+        e = open_file(&r, r.dbf_path, ".dbf attribute table", &r.f_dbf, &r.dbf_size);
+    if (e == LG_OK)
+        e = check_stamps(&r);
     int nrec = 0, type = 0;
     if (e == LG_OK)
         e = check_index(&r, &nrec, &type);
@@ -752,6 +935,8 @@ lg_error lg__load_shp(lg_context *ctx, const char *path, const lg_load_options *
 
     SAHooks hooks;
     sa_hooks(&hooks);
+    sa_pre[0] = (struct sa_handoff){r.shp_path, r.f_shp};
+    sa_pre[1] = (struct sa_handoff){r.shx_path, r.f_shx};
     if (e == LG_OK && !(r.shp = SHPOpenLL(r.shp_path, "rb", &hooks))) {
         char det[600];
         e = lg__fail(ctx, LG_ERR_FORMAT, "%s: shapelib cannot open the shapefile%s", path,
@@ -760,12 +945,19 @@ lg_error lg__load_shp(lg_context *ctx, const char *path, const lg_load_options *
     if (e == LG_OK && r.shp->nRecords != nrec)
         e = lg__fail(ctx, LG_ERR_FORMAT, "%s: the .shx lists %d records, shapelib read %d", path,
                      nrec, r.shp->nRecords);
+    /* a handle shapelib took is its own now (closed by SHPClose, or on its failure) */
+    r.f_shp = sa_pre[0].f;
+    r.f_shx = sa_pre[1].f;
+    sa_pre[0].f = sa_pre[1].f = NULL;
     sa_hooks(&hooks);
+    sa_pre[2] = (struct sa_handoff){r.dbf_path, r.f_dbf};
     if (e == LG_OK && !(r.dbf = DBFOpenLL(r.dbf_path, "rb", &hooks))) {
         char det[600];
         e = lg__fail(ctx, LG_ERR_FORMAT, "%s: cannot open the .dbf %s%s", path, r.dbf_path,
                      sa_detail(det, sizeof det));
     }
+    r.f_dbf = sa_pre[2].f;
+    sa_pre[2].f = NULL;
     if (e == LG_OK)
         e = check_dbf_size(&r);
     if (e == LG_OK && DBFGetRecordCount(r.dbf) != nrec)
@@ -820,6 +1012,60 @@ typedef struct shp_writer {
     const char *final; /* path without extension */
     size_t final_len;
 } shp_writer;
+
+static uint64_t hash_more(uint64_t h, const void *p, size_t n)
+{
+    return n ? XXH3_64bits_withSeed(p, n, h) : h;
+}
+
+/* The save stamp's tag: a hash of everything the group's files are written from. */
+static uint64_t group_tag(const lg_layer *l)
+{
+    uint64_t h = hash_more(0, STAMP_FORMAT, sizeof STAMP_FORMAT);
+    const uint64_t dims[4] = {l->ncells, l->nverts, l->nrings, l->ncols};
+    h = hash_more(h, dims, sizeof dims);
+    h = hash_more(h, l->xy, 2 * (size_t)l->nverts * sizeof *l->xy);
+    h = hash_more(h, l->ring_off, ((size_t)l->nrings + 1) * sizeof *l->ring_off);
+    h = hash_more(h, l->ring_hole, l->nrings);
+    h = hash_more(h, l->cell_ring, (l->ncells + 1) * sizeof *l->cell_ring);
+    for (size_t f = 0; f < l->ncols; f++) {
+        const lg_column *c = &l->cols[f];
+        const uint32_t type = (uint32_t)c->type;
+        h = hash_more(h, c->name, strlen(c->name) + 1);
+        h = hash_more(h, &type, sizeof type);
+        h = hash_more(h, c->null, l->ncells);
+        if (c->type == LG_FIELD_INT) {
+            h = hash_more(h, c->i, l->ncells * sizeof *c->i);
+        } else if (c->type == LG_FIELD_REAL) {
+            h = hash_more(h, c->r, l->ncells * sizeof *c->r);
+        } else {
+            for (size_t r = 0; r < l->ncells; r++)
+                if (!c->null[r])
+                    h = hash_more(h, c->pool + c->off[r], strlen(c->pool + c->off[r]) + 1);
+        }
+    }
+    return hash_more(h, l->crs ? l->crs : "", l->crs ? strlen(l->crs) + 1 : 1);
+}
+
+static lg_error stamp_file(lg_context *ctx, const shp_writer *w, const char *path, uint64_t off,
+                           uint64_t tag)
+{
+    unsigned char b[STAMP_LEN];
+    memcpy(b, STAMP_MAGIC, 4);
+    for (int i = 0; i < 8; i++)
+        b[4 + i] = (unsigned char)(tag >> (8 * i));
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t k = fd >= 0 ? pwrite(fd, b, sizeof b, (off_t)off) : -1;
+    int err = errno;
+    if (fd >= 0 && close(fd) != 0 && k == (ssize_t)sizeof b) {
+        err = errno;
+        k = -1;
+    }
+    if (k != (ssize_t)sizeof b)
+        return lg__fail(ctx, LG_ERR_IO, "%s: cannot stamp %s: %s", w->path, path,
+                        k < 0 ? strerror(err) : "short write");
+    return LG_OK;
+}
 
 static const char *const group_ext[] = {".shx", ".dbf", ".prj", ".cpg"};
 
@@ -1070,8 +1316,9 @@ static int fsync_file(const char *path)
 
 /*
  * Called by lg__write_atomic with the reserved temporary name for the .shp. All files
- * are written under that name plus their extension, flushed, and only then renamed
- * into place: the siblings here, the .shp last by lg__write_atomic.
+ * are written under that name plus their extension, stamped, flushed, and only then
+ * renamed into place: the siblings here in the order .shx, .dbf, .prj, .cpg (the
+ * order the save stamps rely on: the .shx first), the .shp last by lg__write_atomic.
  */
 static lg_error write_group(lg_context *ctx, const char *tmp, void *udata)
 {
@@ -1118,6 +1365,14 @@ static lg_error write_group(lg_context *ctx, const char *tmp, void *udata)
     }
     if (e == LG_OK && access(tmps[3], F_OK) != 0)
         e = write_text_file(ctx, tmps[3], ".cpg", "UTF-8", 5);
+    /* the save stamp (see "save stamps"): same tag in the .shp, .shx and .dbf */
+    uint64_t tag = group_tag(w->l);
+    if (e == LG_OK)
+        e = stamp_file(ctx, w, tmp_shp, SHP_STAMP_OFF, tag);
+    if (e == LG_OK)
+        e = stamp_file(ctx, w, tmps[0], SHP_STAMP_OFF, tag);
+    if (e == LG_OK)
+        e = stamp_file(ctx, w, tmps[1], DBF_STAMP_OFF, tag);
     for (int i = 0; e == LG_OK && i < NGROUP; i++)
         if ((i != 2 || have_prj) && fsync_file(tmps[i]) != 0)
             e = lg__fail(ctx, LG_ERR_IO, "%s: cannot flush %s: %s", w->path, tmps[i],

@@ -9,8 +9,9 @@
  *    deep: each an error, in a forked child whose peak RSS and run time are bounded;
  *  - invalid UTF-8 in DBF text fields: the loaded text is valid UTF-8;
  *  - a writer killed with SIGKILL mid-write: the file at the path is the previous
- *    one or the new one, whole, never a mix (snapshot, GeoJSON; the shapefile group
- *    file by file).
+ *    one or the new one, whole, and loads as that version; a shapefile group mixing
+ *    files of two saves is refused (and every state between a save's renames is
+ *    built and checked).
  */
 #define _DEFAULT_SOURCE 1 /* wait4 */
 #include "testutil.h"
@@ -553,20 +554,90 @@ static lg_error write_kind(lg_context *ctx, const lg_layer *l, wkind k, const ch
                             : lg_layer_write_shapefile(ctx, l, path);
 }
 
+static lg_error load_kind(lg_context *ctx, wkind k, const char *path, lg_layer **out)
+{
+    *out = NULL;
+    return k == W_SNAPSHOT ? lg_layer_open_snapshot(ctx, path, 0, out)
+                           : lg_layer_load(ctx, path, NULL, out);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A hash of everything a loaded layer holds: CRS, every cell's WKB, every value. */
+static uint64_t fingerprint(const lg_layer *l)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *crs = lg_layer_crs(l);
+    h = fnv(h, crs ? crs : "", crs ? strlen(crs) : 0);
+    size_t n = lg_layer_count(l), nf = lg_layer_field_count(l);
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t len = 0;
+        assert_int_equal(lg_layer_cell_wkb(l, r, NULL, 0, &len), LG_OK);
+        if (len > cap) {
+            cap = 2 * len;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        assert_int_equal(lg_layer_cell_wkb(l, r, buf, cap, &len), LG_OK);
+        h = fnv(h, buf, len);
+        for (size_t f = 0; f < nf; f++) {
+            char v[64];
+            const char *t = v;
+            int64_t iv;
+            double rv;
+            if (lg_layer_is_null(l, f, r))
+                t = "(null)";
+            else if (lg_layer_field_type(l, f) == LG_FIELD_INT &&
+                     lg_layer_get_int(l, f, r, &iv) == LG_OK)
+                snprintf(v, sizeof v, "%lld", (long long)iv);
+            else if (lg_layer_field_type(l, f) == LG_FIELD_REAL &&
+                     lg_layer_get_real(l, f, r, &rv) == LG_OK)
+                snprintf(v, sizeof v, "%.17g", rv);
+            else
+                assert_int_equal(lg_layer_get_text(l, f, r, &t), LG_OK);
+            h = fnv(h, t, strlen(t) + 1);
+        }
+    }
+    free(buf);
+    return h;
+}
+
+/* The message of a shapefile group mixing two saves (io_shp.c, "save stamps"). */
+#define MIXED_SAVE_MSG "written by a different save than"
+
+static const char *const shp_ext[] = {".shp", ".shx", ".dbf", ".prj", ".cpg"};
+enum { SHP_NFILES = 5 };
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 /*
  * The previous file (layer A) is in place; a child writes layer B to the same path
- * over and over and is killed after a short, varying sleep. Every file of the
- * output must then be byte-identical to A's or to B's version.
+ * over and over and is killed after a short, varying sleep. Then every file must be
+ * byte-identical to A's or to B's version (never torn), and the output must load as
+ * A entirely or as B entirely (same fingerprint), or, for a shapefile group mixing
+ * files of both, fail with the mixed-save error: never load a mix.
  */
 static void kill_writer(wkind k, const char *name, lg_layer *a, lg_layer *b, int rounds)
 {
     lg_context *ctx = new_ctx();
     const char *path = tmp(name);
-    static const char *const shp_ext[] = {".shp", ".shx", ".dbf", ".prj"};
-    int nfiles = k == W_SHAPEFILE ? 4 : 1;
-    unsigned char *va[4], *vb[4];
-    size_t na[4], nb[4];
-    char fp[4][700];
+    int nfiles = k == W_SHAPEFILE ? SHP_NFILES : 1;
+    unsigned char *va[SHP_NFILES], *vb[SHP_NFILES];
+    size_t na[SHP_NFILES], nb[SHP_NFILES];
+    char fp[SHP_NFILES][700];
     size_t plen = strlen(path);
     for (int i = 0; i < nfiles; i++) {
         if (k == W_SHAPEFILE)
@@ -574,13 +645,24 @@ static void kill_writer(wkind k, const char *name, lg_layer *a, lg_layer *b, int
         else
             snprintf(fp[i], sizeof fp[i], "%s", path);
     }
+    lg_layer *m = NULL;
+    double t0 = now_s();
     assert_int_equal(write_kind(ctx, b, k, path), LG_OK);
+    double write_s = now_s() - t0;
     for (int i = 0; i < nfiles; i++)
         vb[i] = read_all(fp[i], &nb[i]);
+    assert_int_equal(load_kind(ctx, k, path, &m), LG_OK);
+    uint64_t fp_b = fingerprint(m);
+    lg_layer_free(m);
     assert_int_equal(write_kind(ctx, a, k, path), LG_OK);
     for (int i = 0; i < nfiles; i++)
         va[i] = read_all(fp[i], &na[i]);
-    int old_kept = 0, new_seen = 0, mixed = 0;
+    assert_int_equal(load_kind(ctx, k, path, &m), LG_OK);
+    uint64_t fp_a = fingerprint(m);
+    lg_layer_free(m);
+    assert_true(fp_a != fp_b);
+    int old_kept = 0, new_seen = 0, mixed = 0, refused = 0;
+    uint64_t rng = 99;
     for (int round = 0; round < rounds; round++) {
         fflush(NULL);
         pid_t pid = fork();
@@ -591,56 +673,63 @@ static void kill_writer(wkind k, const char *name, lg_layer *a, lg_layer *b, int
             for (;;)
                 write_kind(c2, b, k, path);
         }
-        /* 2 ms growing by 1.6x a round: early kills hit the first write, late ones
-           land after complete writes too */
-        double d = 0.002 * pow(1.6, round);
+        /* the first 15 rounds: 2 ms growing by 1.6x a round, so that early kills hit
+           the first write and late ones land after complete writes too; then at
+           random within the first three writes */
+        double d = round < 15 ? 0.002 * pow(1.6, round) : tu_uniform(&rng, 0, 3) * write_s;
         struct timespec ts = {(time_t)d, (long)((d - (time_t)d) * 1e9)};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
-        int olds = 0;
+        bool only_a = false, only_b = false;
         for (int i = 0; i < nfiles; i++) {
             size_t n;
             unsigned char *v = read_all(fp[i], &n);
-            bool is_a = v && n == na[i] && memcmp(v, va[i], n) == 0;
-            bool is_b = v && n == nb[i] && memcmp(v, vb[i], n) == 0;
+            bool is_a = n == na[i] && (n == 0 || (v && memcmp(v, va[i], n) == 0));
+            bool is_b = n == nb[i] && (n == 0 || (v && memcmp(v, vb[i], n) == 0));
             if (!is_a && !is_b)
                 fail_msg("%s round %d: %s is neither the previous nor the new file (%zu bytes)",
                          name, round, fp[i], n);
-            olds += is_a && !is_b;
+            only_a |= is_a && !is_b;
+            only_b |= is_b && !is_a;
             free(v);
         }
-        if (olds == nfiles)
-            old_kept++;
-        else if (olds == 0)
+        bool is_mixed = only_a && only_b;
+        if (is_mixed)
+            mixed++;
+        else if (only_b)
             new_seen++;
         else
-            mixed++;
-        lg_layer *m = NULL;
-        if (k == W_SNAPSHOT)
-            assert_int_equal(lg_layer_open_snapshot(ctx, path, 0, &m), LG_OK);
-        else
-            assert_int_equal(lg_layer_load(ctx, path, NULL, &m), LG_OK);
-        assert_true(lg_layer_count(m) == lg_layer_count(a) ||
-                    lg_layer_count(m) == lg_layer_count(b));
-        lg_layer_free(m);
+            old_kept++;
+        lg_error e = load_kind(ctx, k, path, &m);
+        if (e == LG_OK) {
+            uint64_t f = fingerprint(m);
+            lg_layer_free(m);
+            if (is_mixed)
+                fail_msg("%s round %d: a group mixing the previous and the new files loaded", name,
+                         round);
+            if (f != (only_b ? fp_b : fp_a))
+                fail_msg("%s round %d: the files are the %s version, the layer loaded is not", name,
+                         round, only_b ? "new" : "previous");
+        } else {
+            if (!is_mixed)
+                fail_msg("%s round %d: the %s version does not load: %s", name, round,
+                         only_b ? "new" : "previous", lg_context_message(ctx));
+            if (!strstr(lg_context_message(ctx), MIXED_SAVE_MSG))
+                fail_msg("%s round %d: a mixed group is refused without the mixed-save error: %s",
+                         name, round, lg_context_message(ctx));
+            refused++;
+        }
         /* put the previous file back for the next round */
         for (int i = 0; i < nfiles; i++)
             assert_int_equal(tu_write_file(fp[i], va[i], na[i]), 0);
     }
-    print_message("%s: %d kills: previous file intact %d, new file complete %d, shapefile "
-                  "groups mixing old and new files %d\n",
-                  name, rounds, old_kept, new_seen, mixed);
-    /*
-     * KNOWN BUG (docs/RELIABILITY.md): lg_layer_write_shapefile renames the .shx, .dbf
-     * and .prj into place before the .shp, so a kill in between leaves a group mixing
-     * new and old files that may even load. Every file is whole (checked above); the
-     * group is not. LG_STRICT_SHP_GROUP=1 turns this into a failure.
-     */
-    if (mixed && getenv("LG_STRICT_SHP_GROUP"))
-        fail_msg("%s: %d of %d kills left a shapefile group mixing old and new files", name, mixed,
-                 rounds);
+    print_message("%s: %d kills (one write %.0f ms): previous version intact %d, new version "
+                  "complete %d, shapefile groups mixing old and new files %d (refused with the "
+                  "mixed-save error %d); never a mix loaded\n",
+                  name, rounds, write_s * 1e3, old_kept, new_seen, mixed, refused);
+    assert_int_equal(refused, mixed);
     if (k != W_SHAPEFILE)
         assert_int_equal(mixed, 0);
     for (int i = 0; i < nfiles; i++) {
@@ -658,7 +747,143 @@ static void test_killed_writer(void **state)
     lg_layer *a = county(ctx, cells, 1, 4), *b = county(ctx, cells, 2, 4);
     kill_writer(W_SNAPSHOT, "kill.lgs", a, b, 15);
     kill_writer(W_GEOJSON, "kill.geojson", a, b, 15);
-    kill_writer(W_SHAPEFILE, "kill.shp", a, b, 15);
+    kill_writer(W_SHAPEFILE, "kill.shp", a, b, 40);
+    lg_layer_free(a);
+    lg_layer_free(b);
+    lg_context_free(ctx);
+}
+
+/* Overwrite n bytes of a file at off. */
+static void patch_file(const char *path, long off, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * Every state a save can be killed in between its renames (.shx, .dbf, .prj, .cpg,
+ * then .shp), built from the files of two saves: each must be refused with the
+ * mixed-save error naming the files, over a previous group of libgrid's and over one
+ * of other software (stamps zeroed). Files that other software rewrote after a save
+ * (their stamps zeroed) still load, and so does a group of two saves of the same layer.
+ */
+static void test_interrupted_save(void **state)
+{
+    (void)state;
+    lg_context *ctx = new_ctx();
+    lg_layer *a = county(ctx, 60, 3, 2), *b = county(ctx, 60, 4, 2);
+    const char *pa = tmp("grp_a.shp"), *pb = tmp("grp_b.shp"), *pm = tmp("grp_m.shp");
+    assert_int_equal(lg_layer_write_shapefile(ctx, a, pa), LG_OK);
+    assert_int_equal(lg_layer_write_shapefile(ctx, b, pb), LG_OK);
+    unsigned char *fa[SHP_NFILES], *fb[SHP_NFILES];
+    size_t na[SHP_NFILES], nb[SHP_NFILES];
+    char name[SHP_NFILES][700];
+    for (int i = 0; i < SHP_NFILES; i++) {
+        char p[700];
+        snprintf(p, sizeof p, "%.*s%s", (int)strlen(pa) - 4, pa, shp_ext[i]);
+        fa[i] = read_all(p, &na[i]);
+        snprintf(p, sizeof p, "%.*s%s", (int)strlen(pb) - 4, pb, shp_ext[i]);
+        fb[i] = read_all(p, &nb[i]);
+        snprintf(name[i], sizeof name[i], "%.*s%s", (int)strlen(pm) - 4, pm, shp_ext[i]);
+        assert_non_null(fa[i]);
+        assert_non_null(fb[i]);
+    }
+    /* the stamps are there: "LGS1" at 4 in the .shp and .shx, at 16 in the .dbf */
+    assert_memory_equal(fa[0] + 4, "LGS1", 4);
+    assert_memory_equal(fa[1] + 4, fa[0] + 4, 12);
+    assert_memory_equal(fa[2] + 16, fa[0] + 4, 12);
+    assert_memory_not_equal(fa[0] + 8, fb[0] + 8, 8);
+    static const unsigned char zero[12];
+    static const int order[] = {1, 2, 3, 4}; /* rename order before the .shp */
+    int refused = 0;
+    for (int foreign = 0; foreign < 2; foreign++) {
+        for (int done = 1; done <= 4; done++) {
+            for (int i = 0; i < SHP_NFILES; i++)
+                assert_int_equal(tu_write_file(name[i], fa[i], na[i]), 0);
+            if (foreign) { /* the previous group as other software writes it: no stamps */
+                patch_file(name[0], 4, zero, 12);
+                patch_file(name[1], 4, zero, 12);
+                patch_file(name[2], 16, zero, 12);
+            }
+            for (int j = 0; j < done; j++)
+                assert_int_equal(tu_write_file(name[order[j]], fb[order[j]], nb[order[j]]), 0);
+            lg_layer *m = NULL;
+            lg_error e = lg_layer_load(ctx, pm, NULL, &m);
+            if (e == LG_OK)
+                fail_msg("killed after %d renames (%s previous group): the mix loads", done,
+                         foreign ? "foreign" : "libgrid's");
+            assert_int_equal(e, LG_ERR_FORMAT);
+            const char *msg = lg_context_message(ctx);
+            assert_non_null(strstr(msg, MIXED_SAVE_MSG));
+            assert_non_null(strstr(msg, name[1])); /* names the .shx ... */
+            assert_non_null(strstr(msg, name[0])); /* ... and the .shp */
+            if (!foreign && done >= 2)             /* and the new .dbf beside a stamped .shp */
+                assert_non_null(strstr(msg, name[2]));
+            refused++;
+        }
+    }
+    /* a .dbf from another save beside a whole .shp/.shx: named in the error */
+    for (int i = 0; i < SHP_NFILES; i++)
+        assert_int_equal(tu_write_file(name[i], fa[i], na[i]), 0);
+    assert_int_equal(tu_write_file(name[2], fb[2], nb[2]), 0);
+    lg_layer *m = NULL;
+    assert_int_equal(lg_layer_load(ctx, pm, NULL, &m), LG_ERR_FORMAT);
+    assert_non_null(strstr(lg_context_message(ctx), MIXED_SAVE_MSG));
+    assert_non_null(strstr(lg_context_message(ctx), name[2]));
+
+    /* rewritten by other software after the save: the .dbf (attributes edited) */
+    assert_int_equal(tu_write_file(name[2], fa[2], na[2]), 0);
+    patch_file(name[2], 16, zero, 12);
+    assert_int_equal(lg_layer_load(ctx, pm, NULL, &m), LG_OK);
+    lg_layer_free(m);
+    /* the .shp and .shx (geometry edited: shapelib zeroes both headers' bytes 4-23) */
+    patch_file(name[0], 4, zero, 12);
+    patch_file(name[1], 4, zero, 12);
+    assert_int_equal(tu_write_file(name[2], fa[2], na[2]), 0);
+    assert_int_equal(lg_layer_load(ctx, pm, NULL, &m), LG_OK);
+    lg_layer_free(m);
+    /* a .shx rebuilt from the .shp by a tool */
+    assert_int_equal(tu_write_file(name[0], fa[0], na[0]), 0);
+    assert_int_equal(lg_layer_load(ctx, pm, NULL, &m), LG_OK);
+    lg_layer_free(m);
+
+    /* an unstamped .shx of another layer with as many cells (the counties of seeds 3
+       and 4 happen to have the same record sizes; this one has more vertices): the
+       record headers disagree */
+    lg_layer *c = county(ctx, 60, 5, 3);
+    const char *pc = tmp("grp_c.shp");
+    assert_int_equal(lg_layer_write_shapefile(ctx, c, pc), LG_OK);
+    lg_layer_free(c);
+    char pcx[700];
+    snprintf(pcx, sizeof pcx, "%.*s.shx", (int)strlen(pc) - 4, pc);
+    size_t ncx;
+    unsigned char *cx = read_all(pcx, &ncx);
+    assert_int_equal(ncx, na[1]);
+    for (int i = 0; i < SHP_NFILES; i++)
+        assert_int_equal(tu_write_file(name[i], fa[i], na[i]), 0);
+    assert_int_equal(tu_write_file(name[1], cx, ncx), 0);
+    free(cx);
+    patch_file(name[1], 4, zero, 12);
+    assert_int_equal(lg_layer_load(ctx, pm, NULL, &m), LG_ERR_FORMAT);
+    assert_non_null(strstr(lg_context_message(ctx), "does not index this .shp"));
+
+    /* two saves of the same layer are the same bytes, so they mix harmlessly */
+    assert_int_equal(lg_layer_write_shapefile(ctx, a, pm), LG_OK);
+    for (int i = 0; i < SHP_NFILES; i++) {
+        size_t n;
+        unsigned char *v = read_all(name[i], &n);
+        assert_int_equal(n, na[i]);
+        assert_memory_equal(v, fa[i], n);
+        free(v);
+    }
+    print_message("interrupted saves: %d states between renames, all refused\n", refused);
+    for (int i = 0; i < SHP_NFILES; i++) {
+        free(fa[i]);
+        free(fb[i]);
+    }
     lg_layer_free(a);
     lg_layer_free(b);
     lg_context_free(ctx);
@@ -670,7 +895,7 @@ int main(void)
         cmocka_unit_test(test_truncated_text),  cmocka_unit_test(test_snapshot_every_byte),
         cmocka_unit_test(test_enormous_counts), cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_empty_positions), cmocka_unit_test(test_invalid_utf8_dbf),
-        cmocka_unit_test(test_killed_writer),
+        cmocka_unit_test(test_killed_writer),   cmocka_unit_test(test_interrupted_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
