@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every test: a normal build (C, command line, Python), then the C and
 # command-line suites again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then the threaded tests under ThreadSanitizer.
+# then the threaded tests under ThreadSanitizer, then every libFuzzer target for
+# 30 s (clang; two at a time on a 2-core machine).
 set -eu
 cd "$(dirname "$0")/.."
 # Build for a Python that has numpy. Debian's interpreter is /usr/bin/python3; a
@@ -32,3 +33,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dpython=disabled -Dbench=false -Dtools=false
 run meson compile -C build-tsan
 TSAN_OPTIONS=halt_on_error=1 run meson test -C build-tsan --print-errorlogs concurrency units rtree locate
+
+# Every libFuzzer target (ASan + UBSan) for 30 s from the committed seeds, two at a
+# time: about 90 s plus the build. scripts/fuzz.sh creates build-fuzz when missing.
+run env JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
