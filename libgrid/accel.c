@@ -24,6 +24,8 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <unistd.h>
 
 /* fmin/fmax are library calls unless NaNs are ruled out; coordinates here are finite. */
 static inline double mind(double a, double b)
@@ -170,7 +172,7 @@ int64_t lg__accel_resolve(const lg_layer *l, const lg_accel *a, uint32_t p, doub
         return LG__ACCEL_DEFER;
     const lg_accel_bp *bp = &a->bp[b];
     uint32_t s = sub_of(uy) * LG__SUB + sub_of(ux);
-    uint32_t v = (uint32_t)(bp->sub >> (4 * s)) & 15u;
+    uint32_t v = (uint32_t)(bp->sub[s >> 4] >> (4 * (s & 15))) & 15u;
     if (v == LG__SUB_NONE)
         return LG_NONE;
     if (v < LG__SUB_EDGES) {
@@ -223,6 +225,19 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
 
 /* ---------------------------------------------------------------- build */
 
+/*
+ * The build runs in passes over horizontal bands of pixel rows, one thread per band
+ * (two on large layers): every pass of a band writes only that band's pixels, and
+ * visits cells in row order, so the result does not depend on the number of bands.
+ *   1. count each pixel's edge incidences and each band's groups (cells per pixel);
+ *   2. (per band, after a sequential prefix over the bands) number the boundary
+ *      pixels and turn counts into list offsets;
+ *   3. place each incidence's edge and cell, and mark the sub-pixels its box meets;
+ *   4. cut each boundary pixel's list into groups, one per cell;
+ *   5. decide, exactly, which pixel centres each cell owns (scanlines);
+ *   6. answer the sub-pixels no edge comes near.
+ */
+
 /* Pixel centres: one expression, used by the build and stored for the queries. */
 static inline double center_x(const lg_accel *a, uint32_t i)
 {
@@ -270,40 +285,27 @@ static bool edge_meets_pixel(const lg_accel *a, const double *e, uint32_t i, uin
              mind(e[1], e[3]) > py1);
 }
 
-/*
- * Visit every (pixel, edge) incidence, cells and edges in order. Without out:
- * count them per pixel into pos. With out: write the edge's first vertex at
- * out[pos[pixel]++] (a stable counting sort: each pixel's edges come out sorted by
- * vertex, hence by cell). Returns the total.
- */
-static size_t scan_edges(const lg_accel *a, const lg_layer *l, uint32_t *pos, uint32_t *out)
+/* Sub-pixel range [s0, s1] along one axis whose widened boxes may meet [lo, hi]. */
+static inline void sub_range(double lo, double hi, double o, double s, double margin, uint32_t *s0,
+                             uint32_t *s1)
 {
-    size_t total = 0;
-    for (uint32_t r = 0; r < l->nrings; r++)
-        for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-            const double *ed = l->xy + 2 * (size_t)v;
-            if (ed[0] == ed[2] && ed[1] == ed[3])
-                continue; /* duplicate vertex: never crosses, never touches alone */
-            uint32_t i0, i1, j0, j1;
-            pixel_range(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx, &i0,
-                        &i1);
-            pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny, &j0,
-                        &j1);
-            /* within one pixel's widened range on both axes: it meets that pixel */
-            bool single = i0 == i1 && j0 == j1;
-            for (uint32_t j = j0; j <= j1; j++)
-                for (uint32_t i = i0; i <= i1; i++) {
-                    if (!single && !edge_meets_pixel(a, ed, i, j))
-                        continue;
-                    size_t p = (size_t)j * a->nx + i;
-                    total++;
-                    if (!out)
-                        pos[p]++;
-                    else
-                        out[pos[p]++] = v;
-                }
-        }
-    return total;
+    double f0 = (lo - 2 * margin - o) * s * LG__SUB, f1 = (hi + 2 * margin - o) * s * LG__SUB;
+    *s0 = !(f0 > 0) ? 0 : f0 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f0;
+    *s1 = !(f1 > 0) ? 0 : f1 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f1;
+}
+
+/* Bits of the sub-pixels of pixel (i, j) whose widened boxes may meet the edge's box. */
+static uint64_t edge_sub_mask(const lg_accel *a, const double *e, uint32_t i, uint32_t j)
+{
+    uint32_t s0, s1, t0, t1;
+    double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
+    sub_range(mind(e[0], e[2]), maxd(e[0], e[2]), px0, a->sx, a->margin, &s0, &s1);
+    sub_range(mind(e[1], e[3]), maxd(e[1], e[3]), py0, a->sy, a->margin, &t0, &t1);
+    uint64_t row = ((2ull << s1) - 1) & ~((1ull << s0) - 1);
+    uint64_t m = 0;
+    for (uint32_t t = t0; t <= t1; t++)
+        m |= row << (LG__SUB * t);
+    return m;
 }
 
 /* First vertex of cell c (c == ncells: one past the last vertex). */
@@ -312,27 +314,140 @@ static inline uint32_t cell_vstart(const lg_layer *l, size_t c)
     return l->ring_off[l->cell_ring[c]];
 }
 
-/* The cell holding vertex v: the last c with cell_vstart(c) <= v (skips empty cells). */
-static uint32_t cell_of_vertex(const lg_layer *l, uint32_t v)
+typedef struct band {
+    lg_accel *a;
+    const lg_layer *l;
+    uint32_t j0, j1;  /* pixel rows [j0, j1) */
+    uint32_t *pos;    /* per pixel: count, then list offset, then list end */
+    uint32_t *last;   /* per pixel: last cell + 1 counted (pass 1) */
+    uint32_t *cellof; /* per incidence: its cell (passes 3-4) */
+    size_t nedges;    /* incidences in the band */
+    size_t ngrp;      /* groups in the band */
+    size_t nbp;       /* boundary pixels in the band */
+    size_t e_base, g_base, b_base;
+    int pass;
+    lg_error err;
+    uint32_t *cnt, *edges; /* pass 5 scratch */
+    size_t cnt_cap, edges_cap;
+} band;
+
+/* Cell c's pixel rows clipped to the band; false when it has none there. */
+static bool cell_rows(const band *bd, size_t c, uint32_t *ja, uint32_t *jb)
 {
-    size_t lo = 0, hi = l->ncells; /* answer in [lo, hi) */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cell_vstart(l, mid) <= v)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return (uint32_t)lo;
+    const lg_accel *a = bd->a;
+    const double *box = bd->l->cell_box + 4 * c;
+    pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, ja, jb);
+    if (*jb < bd->j0 || *ja >= bd->j1)
+        return false;
+    if (*ja < bd->j0)
+        *ja = bd->j0;
+    if (*jb >= bd->j1)
+        *jb = bd->j1 - 1;
+    return true;
 }
 
-/* Scratch for the per-cell scanlines. */
-typedef struct scan_buf {
-    uint32_t *cnt;
-    size_t cnt_cap;
-    uint32_t *edges;
-    size_t edges_cap;
-} scan_buf;
+/* Passes 1 and 3: every (pixel, edge) incidence of the band, cells in order. */
+static void band_incidences(band *bd, bool place)
+{
+    lg_accel *a = bd->a;
+    const lg_layer *l = bd->l;
+    size_t nedges = 0, ngrp = 0;
+    for (size_t c = 0; c < l->ncells; c++) {
+        uint32_t cja, cjb;
+        if (l->cell_ring[c] == l->cell_ring[c + 1] || !cell_rows(bd, c, &cja, &cjb))
+            continue;
+        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++)
+            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
+                const double *ed = l->xy + 2 * (size_t)v;
+                if (ed[0] == ed[2] && ed[1] == ed[3])
+                    continue; /* duplicate vertex: never crosses, never touches alone */
+                uint32_t i0, i1, j0, j1;
+                pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
+                            &j0, &j1);
+                if (j1 < bd->j0 || j0 >= bd->j1)
+                    continue;
+                pixel_range(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
+                            &i0, &i1);
+                /* within one pixel's widened range on both axes: it meets that pixel */
+                bool single = i0 == i1 && j0 == j1;
+                if (j0 < bd->j0)
+                    j0 = bd->j0;
+                if (j1 >= bd->j1)
+                    j1 = bd->j1 - 1;
+                for (uint32_t j = j0; j <= j1; j++)
+                    for (uint32_t i = i0; i <= i1; i++) {
+                        if (!single && !edge_meets_pixel(a, ed, i, j))
+                            continue;
+                        size_t p = (size_t)j * a->nx + i;
+                        if (!place) {
+                            bd->pos[p]++;
+                            nedges++;
+                            if (bd->last[p] != (uint32_t)c + 1) {
+                                bd->last[p] = (uint32_t)c + 1;
+                                ngrp++;
+                            }
+                        } else {
+                            uint32_t k = bd->pos[p]++;
+                            a->edges[k] = v;
+                            bd->cellof[k] = (uint32_t)c;
+                            a->bp[a->pix[p] & ~PIX_BOUNDARY].sub[0] |= edge_sub_mask(a, ed, i, j);
+                        }
+                    }
+            }
+    }
+    if (!place) {
+        bd->nedges = nedges;
+        bd->ngrp = ngrp;
+    }
+}
+
+/* Pass 2: boundary pixel numbers and list offsets, from the band's bases. */
+static void band_offsets(band *bd)
+{
+    lg_accel *a = bd->a;
+    size_t run = bd->e_base, b = bd->b_base;
+    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
+        uint32_t c = bd->pos[p];
+        bd->pos[p] = (uint32_t)run;
+        run += c;
+        if (c) {
+            a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
+            a->bp[b] = (lg_accel_bp){0}; /* sub[0] collects the touched sub-pixels */
+            b++;
+        }
+    }
+}
+
+/* Pass 4: cut each boundary pixel's list into groups, one per cell (in cell order). */
+static void band_groups(band *bd)
+{
+    lg_accel *a = bd->a;
+    size_t g = bd->g_base;
+    size_t start = bd->e_base;
+    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
+        size_t end = bd->pos[p];
+        if (end == start)
+            continue;
+        uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
+        lg_accel_bp *bp = &a->bp[b];
+        uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
+        a->bpc[2 * (size_t)b] = center_x(a, i);
+        a->bpc[2 * (size_t)b + 1] = center_y(a, j);
+        bp->g0 = (uint32_t)g;
+        for (size_t k = start; k < end; k++) {
+            if (k > start && bd->cellof[k] == bd->cellof[k - 1])
+                continue;
+            uint32_t c = bd->cellof[k];
+            a->grp[g].row = c;
+            a->grp[g].k0 = (uint32_t)k;
+            if (g - bp->g0 < LG__BP_ROWS)
+                bp->row[g - bp->g0] = c;
+            g++;
+        }
+        bp->g1 = (uint32_t)g;
+        start = end;
+    }
+}
 
 /* Rows [*jlo, *jhi] in [ja, jb] whose centre line y = cy satisfies lo <= cy < hi. */
 static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, uint32_t jb,
@@ -360,23 +475,24 @@ static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, u
 }
 
 /*
- * Decide, exactly, which pixel centres of its block cell c owns (the half-open
- * crossing rule of polygon.c along each centre line), and record it: the group
- * flag in boundary pixels, the cell itself in edge-free pixels nobody lower
- * claimed. A boundary pixel that c owns without having an edge there (overlapping
- * data) is left to the exact path.
+ * Pass 5 for cell c: decide, exactly, which pixel centres of its block (rows ja..jb of
+ * the band) it owns (the half-open crossing rule of polygon.c along each centre
+ * line), and record it: the group flag in boundary pixels, the cell itself in
+ * edge-free pixels nobody lower claimed. A boundary pixel that c owns without having
+ * an edge there (overlapping data) is left to the exact path.
  */
-static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb)
+static lg_error scan_cell(band *bd, size_t c, uint32_t ja, uint32_t jb)
 {
+    lg_accel *a = bd->a;
+    const lg_layer *l = bd->l;
     const lg_allocator *al = &l->alloc;
     const double *box = l->cell_box + 4 * c;
-    uint32_t ia, ib, ja, jb;
+    uint32_t ia, ib;
     pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
-    pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
     size_t R = (size_t)(jb - ja) + 1;
-    if (lg__grow(al, (void **)&sb->cnt, &sb->cnt_cap, R + 1, sizeof *sb->cnt))
+    if (lg__grow(al, (void **)&bd->cnt, &bd->cnt_cap, R + 1, sizeof *bd->cnt))
         return LG_ERR_NOMEM;
-    memset(sb->cnt, 0, (R + 1) * sizeof *sb->cnt);
+    memset(bd->cnt, 0, (R + 1) * sizeof *bd->cnt);
     uint32_t r0 = l->cell_ring[c], r1 = l->cell_ring[c + 1];
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t r = r0; r < r1; r++) {
@@ -388,30 +504,32 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
                     continue;
                 for (uint32_t j = jlo; j <= jhi; j++) {
                     if (pass == 0)
-                        sb->cnt[j - ja + 1]++;
+                        bd->cnt[j - ja + 1]++;
                     else
-                        sb->edges[sb->cnt[j - ja]++] = v;
+                        bd->edges[bd->cnt[j - ja]++] = v;
                 }
             }
         }
         if (pass == 0) {
             for (size_t k = 1; k <= R; k++)
-                sb->cnt[k] += sb->cnt[k - 1];
-            if (lg__grow(al, (void **)&sb->edges, &sb->edges_cap, (size_t)sb->cnt[R] + 1,
-                         sizeof *sb->edges))
+                bd->cnt[k] += bd->cnt[k - 1];
+            if (lg__grow(al, (void **)&bd->edges, &bd->edges_cap, (size_t)bd->cnt[R] + 1,
+                         sizeof *bd->edges))
                 return LG_ERR_NOMEM;
         }
     }
     /* after placing, cnt[k] is the end of row k's list: row k is [cnt[k-1], cnt[k]) */
     for (uint32_t j = ja; j <= jb; j++) {
         size_t k = j - ja;
-        uint32_t e0 = k ? sb->cnt[k - 1] : 0, e1 = sb->cnt[k];
+        uint32_t e0 = k ? bd->cnt[k - 1] : 0, e1 = bd->cnt[k];
+        if (e0 == e1)
+            continue; /* no edge crosses this centre line: c owns none of its centres */
         double cy = center_y(a, j);
         for (uint32_t i = ia; i <= ib; i++) {
             double cx = center_x(a, i);
             bool in = false;
             for (uint32_t q = e0; q < e1; q++) {
-                const double *e = l->xy + 2 * (size_t)sb->edges[q];
+                const double *e = l->xy + 2 * (size_t)bd->edges[q];
                 bool up = e[1] <= e[3];
                 double lox = up ? e[0] : e[2], loy = up ? e[1] : e[3];
                 double hix = up ? e[2] : e[0], hiy = up ? e[3] : e[1];
@@ -419,6 +537,8 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
                     (cx <= maxd(lox, hix) && lg__orient(lox, loy, hix, hiy, cx, cy) >= 0))
                     in = !in;
             }
+            if (!in)
+                continue;
             size_t p = (size_t)j * a->nx + i;
             uint32_t pv = a->pix[p];
             if (pv == PIX_DEFER)
@@ -428,14 +548,13 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
                 bool found = false;
                 for (uint32_t g = a->bp[b].g0; g < a->bp[b].g1; g++)
                     if ((a->grp[g].row & ~GRP_OWNS) == c) {
-                        if (in)
-                            a->grp[g].row |= GRP_OWNS;
+                        a->grp[g].row |= GRP_OWNS;
                         found = true;
                         break;
                     }
-                if (!found && in)
+                if (!found)
                     a->pix[p] = PIX_DEFER;
-            } else if (pv == 0 && in) {
+            } else if (pv == 0) {
                 a->pix[p] = (uint32_t)c + 1;
             }
         }
@@ -443,57 +562,38 @@ static lg_error scan_cell(lg_accel *a, const lg_layer *l, size_t c, scan_buf *sb
     return LG_OK;
 }
 
-/* Sub-pixel range [s0, s1] along one axis whose widened boxes may meet [lo, hi]. */
-static inline void sub_range(double lo, double hi, double o, double s, double margin, uint32_t *s0,
-                             uint32_t *s1)
+/* The 4-connected component of seed within the set of sub-pixels free (8 x 8 bits). */
+static uint64_t sub_component(uint64_t seed, uint64_t free)
 {
-    double f0 = (lo - 2 * margin - o) * s * LG__SUB, f1 = (hi + 2 * margin - o) * s * LG__SUB;
-    *s0 = !(f0 > 0) ? 0 : f0 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f0;
-    *s1 = !(f1 > 0) ? 0 : f1 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f1;
-}
-
-/* The 4-connected component of seed within the set of sub-pixels free. */
-static uint32_t sub_component(uint32_t seed, uint32_t free)
-{
-    const uint32_t not_col0 = 0xEEEEu, not_col3 = 0x7777u;
-    uint32_t comp = seed, prev = 0;
+    const uint64_t col0 = 0x0101010101010101ull, col7 = 0x8080808080808080ull;
+    uint64_t comp = seed, prev = 0;
     while (comp != prev) {
         prev = comp;
-        uint32_t grow = comp | ((comp << 1) & not_col0) | ((comp >> 1) & not_col3) |
-                        ((comp << LG__SUB) & 0xFFFFu) | (comp >> LG__SUB);
-        comp = grow & free;
+        comp = (comp | ((comp << 1) & ~col0) | ((comp >> 1) & ~col7) | (comp << LG__SUB) |
+                (comp >> LG__SUB)) &
+               free;
     }
     return comp;
 }
 
 /*
- * Sub-pixels of boundary pixel b (pixel i, j): those no edge of the pixel comes near
- * (edge boxes against widened sub-pixel boxes) take the answer at their centre, the
- * same for every point in them (no edge separates them from the centre); a
- * 4-connected run of them shares it, so it is computed once per run.
+ * Pass 6 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
+ * boxes meet: the others take the answer at their centre, the same for every point
+ * in them (no edge separates them from the centre); a 4-connected run of them shares
+ * it, so it is computed once per run.
  */
 static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i, uint32_t j)
 {
     lg_accel_bp *bp = &a->bp[b];
-    bp->sub = LG__SUB_ALL_EDGES;
+    uint64_t todo = ~bp->sub[0];
+    for (size_t w = 0; w < LG__SUB * LG__SUB / 16; w++)
+        bp->sub[w] = LG__SUB_ALL_EDGES;
     if (bp->g1 - bp->g0 > LG__SUB_MAX_GROUPS)
         return;
     double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
-    uint32_t touched = 0;
-    for (uint32_t k = a->grp[bp->g0].k0; k < a->grp[bp->g1].k0 && touched != 0xFFFFu; k++) {
-        const double *e = l->xy + 2 * (size_t)a->edges[k];
-        uint32_t s0, s1, t0, t1;
-        sub_range(mind(e[0], e[2]), maxd(e[0], e[2]), px0, a->sx, a->margin, &s0, &s1);
-        sub_range(mind(e[1], e[3]), maxd(e[1], e[3]), py0, a->sy, a->margin, &t0, &t1);
-        uint32_t rowbits = ((1u << (s1 + 1)) - 1) & ~((1u << s0) - 1);
-        for (uint32_t t = t0; t <= t1; t++)
-            touched |= rowbits << (LG__SUB * t);
-    }
-    uint32_t todo = ~touched & 0xFFFFu;
-    uint64_t sub = LG__SUB_ALL_EDGES;
     while (todo) {
-        uint32_t s = (uint32_t)__builtin_ctz(todo);
-        uint32_t comp = sub_component(1u << s, todo);
+        uint32_t s = (uint32_t)__builtin_ctzll(todo);
+        uint64_t comp = sub_component(1ull << s, todo);
         todo &= ~comp;
         double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
         double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
@@ -503,23 +603,135 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
             v = LG__SUB_NONE;
         } else if (r >= 0) {
             for (uint32_t g = bp->g0; g < bp->g1; g++)
-                if ((a->grp[g].row & ~GRP_OWNS) == (uint32_t)r)
+                if ((a->grp[g].row & ~GRP_OWNS) == (uint32_t)r) {
                     v = g - bp->g0;
+                    break;
+                }
         }
-        for (uint32_t t = 0; t < LG__SUB * LG__SUB; t++)
-            if (comp & (1u << t))
-                sub = (sub & ~(15ull << (4 * t))) | (v << (4 * t));
+        while (comp) {
+            uint32_t t = (uint32_t)__builtin_ctzll(comp);
+            comp &= comp - 1;
+            uint64_t *w = &bp->sub[t >> 4];
+            *w = (*w & ~(15ull << (4 * (t & 15)))) | (v << (4 * (t & 15)));
+        }
     }
-    bp->sub = sub;
+}
+
+/* Passes 5 and 6 of a band. */
+static void band_cells(band *bd)
+{
+    lg_accel *a = bd->a;
+    const lg_layer *l = bd->l;
+    for (size_t c = 0; c < l->ncells && !bd->err; c++) {
+        uint32_t ja, jb;
+        if (l->cell_ring[c] != l->cell_ring[c + 1] && cell_rows(bd, c, &ja, &jb))
+            bd->err = scan_cell(bd, c, ja, jb);
+    }
+    if (bd->err)
+        return;
+    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
+        uint32_t pv = a->pix[p];
+        if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
+            classify_subs(a, l, pv & ~PIX_BOUNDARY, (uint32_t)(p % a->nx), (uint32_t)(p / a->nx));
+    }
+}
+
+static void *band_run(void *arg)
+{
+    band *bd = arg;
+    switch (bd->pass) {
+    case 1: band_incidences(bd, false); break;
+    case 2: band_offsets(bd); break;
+    case 3: band_incidences(bd, true); break;
+    case 4: band_groups(bd); break;
+    case 5: band_cells(bd); break;
+    }
+    return NULL;
+}
+
+#define LG__BUILD_BANDS 2
+#define LG__BUILD_PAR_MIN_CELLS 20000
+
+/* Run one pass over every band: band 0 here, the others on threads (here when none). */
+static void run_pass(band *bands, int nb, int pass)
+{
+    pthread_t tid[LG__BUILD_BANDS];
+    bool started[LG__BUILD_BANDS] = {false};
+    for (int k = 0; k < nb; k++)
+        bands[k].pass = pass;
+    for (int k = 1; k < nb; k++)
+        started[k] = pthread_create(&tid[k], NULL, band_run, &bands[k]) == 0;
+    band_run(&bands[0]);
+    for (int k = 1; k < nb; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            band_run(&bands[k]);
+    }
+}
+
+/* Band boundaries: about half the cells (by box centre row) in each. */
+static int split_bands(const lg_layer *l, const lg_accel *a, int want, band *bands)
+{
+    int nb = 1;
+    if (want == 0 && l->ncells >= LG__BUILD_PAR_MIN_CELLS) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        want = ncpu >= 2 ? LG__BUILD_BANDS : 1;
+    }
+    if (want >= 2 && a->ny >= 2)
+        nb = LG__BUILD_BANDS;
+    bands[0].j0 = 0;
+    bands[nb - 1].j1 = a->ny;
+    if (nb == 2) {
+        /* the median of the cells' centre rows */
+        double *ys = NULL;
+        size_t n = 0;
+        uint32_t cut = a->ny / 2;
+        ys = lg__malloc(&l->alloc, l->ncells * sizeof *ys); /* on failure: half the rows */
+        if (ys) {
+            for (size_t c = 0; c < l->ncells; c++)
+                if (l->cell_ring[c] != l->cell_ring[c + 1])
+                    ys[n++] = 0.5 * (l->cell_box[4 * c + 1] + l->cell_box[4 * c + 3]);
+            if (n) {
+                /* nth_element by counting rows */
+                uint32_t *hist = lg__calloc(&l->alloc, a->ny, sizeof *hist);
+                if (hist) {
+                    for (size_t k = 0; k < n; k++) {
+                        double f = (ys[k] - a->y0) * a->sy;
+                        uint32_t j = !(f > 0) ? 0 : f >= a->ny ? a->ny - 1 : (uint32_t)f;
+                        hist[j]++;
+                    }
+                    size_t acc = 0;
+                    for (uint32_t j = 0; j < a->ny; j++) {
+                        acc += hist[j];
+                        if (2 * acc >= n) {
+                            cut = j + 1;
+                            break;
+                        }
+                    }
+                    lg__free(&l->alloc, hist);
+                }
+            }
+            lg__free(&l->alloc, ys);
+        }
+        if (cut < 1)
+            cut = 1;
+        if (cut >= a->ny)
+            cut = a->ny - 1;
+        bands[0].j1 = bands[1].j0 = cut;
+    }
+    return nb;
 }
 
 /* Build with ppc pixels per cell; LG_ERR_CAPACITY when it would exceed max_bytes. */
-static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_accel **out)
+static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int want_bands,
+                          lg_accel **out)
 {
     const lg_allocator *al = &l->alloc;
     lg_accel *a = lg__calloc(al, 1, sizeof *a);
-    uint32_t *pos = NULL;
-    scan_buf sb = {0};
+    uint32_t *pos = NULL, *last = NULL, *cellof = NULL;
+    band bands[LG__BUILD_BANDS];
+    int nb = 0;
     lg_error e = LG_ERR_NOMEM;
     if (!a)
         return LG_ERR_NOMEM;
@@ -551,108 +763,115 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, lg_ac
     }
     a->pix = lg__malloc(al, np * sizeof *a->pix);
     pos = lg__malloc(al, (np + 1) * sizeof *pos);
-    if (!a->pix || !pos)
+    last = lg__malloc(al, (np + 1) * sizeof *last);
+    if (!a->pix || !pos || !last)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
     lg__advise_huge(pos, (np + 1) * sizeof *pos);
+    lg__advise_huge(last, (np + 1) * sizeof *last);
     memset(a->pix, 0, np * sizeof *a->pix);
     memset(pos, 0, (np + 1) * sizeof *pos);
+    memset(last, 0, (np + 1) * sizeof *last);
 
-    /* 1. edges into pixels: count, check the budget, place */
-    size_t total = scan_edges(a, l, pos, NULL);
-    if (total >= UINT32_MAX - 1) {
+    nb = split_bands(l, a, want_bands, bands);
+    for (int k = 0; k < nb; k++) {
+        uint32_t j0 = bands[k].j0, j1 = bands[k].j1;
+        bands[k] = (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .last = last};
+    }
+
+    /* 1. count; the bands' bases; the budget */
+    run_pass(bands, nb, 1);
+    lg__free(al, last);
+    last = NULL;
+    size_t total = 0, ngrp = 0, nbp = 0;
+    for (int k = 0; k < nb; k++) {
+        bands[k].e_base = total;
+        bands[k].g_base = ngrp;
+        total += bands[k].nedges;
+        ngrp += bands[k].ngrp;
+    }
+    for (int k = 0; k < nb; k++) {
+        size_t n = 0;
+        for (size_t p = (size_t)bands[k].j0 * a->nx; p < (size_t)bands[k].j1 * a->nx; p++)
+            n += pos[p] != 0;
+        bands[k].b_base = nbp;
+        bands[k].nbp = n;
+        nbp += n;
+    }
+    if (total >= UINT32_MAX - 1 || ngrp >= UINT32_MAX - 1 || nbp >= PIX_BOUNDARY - 1) {
         e = LG_ERR_CAPACITY;
         goto fail;
     }
-    if (max_bytes && np * sizeof(uint32_t) + total * 14 > max_bytes) {
-        e = LG_ERR_CAPACITY; /* ~14 bytes per incidence with its share of the groups */
+    size_t need = np * sizeof *a->pix + nbp * (sizeof(lg_accel_bp) + 2 * sizeof(double)) +
+                  (ngrp + 1) * sizeof(lg_accel_grp) + total * sizeof(uint32_t);
+    if (max_bytes && need > max_bytes) {
+        e = LG_ERR_CAPACITY;
         goto fail;
-    }
-    uint32_t run = 0, nbp = 0;
-    for (size_t p = 0; p < np; p++) {
-        uint32_t c = pos[p];
-        pos[p] = run;
-        run += c;
-        if (c)
-            a->pix[p] = PIX_BOUNDARY | nbp++;
     }
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
-    a->bp = lg__malloc(al, ((size_t)nbp + 1) * sizeof *a->bp);
-    a->bpc = lg__malloc(al, ((size_t)nbp + 1) * 2 * sizeof *a->bpc);
-    if (!a->edges || !a->bp || !a->bpc)
+    a->bp = lg__malloc(al, (nbp + 1) * sizeof *a->bp);
+    a->bpc = lg__malloc(al, (nbp + 1) * 2 * sizeof *a->bpc);
+    a->grp = lg__malloc(al, (ngrp + 1) * sizeof *a->grp);
+    cellof = lg__malloc(al, (total + 1) * sizeof *cellof);
+    if (!a->edges || !a->bp || !a->bpc || !a->grp || !cellof)
         goto fail;
     lg__advise_huge(a->edges, (total + 1) * sizeof *a->edges);
-    lg__advise_huge(a->bp, ((size_t)nbp + 1) * sizeof *a->bp);
-    lg__advise_huge(a->bpc, ((size_t)nbp + 1) * 2 * sizeof *a->bpc);
-    scan_edges(a, l, pos, a->edges); /* now pos[p] is the end of pixel p's edges */
-    a->nbp = nbp;
-
-    /* 2. groups: the runs of one cell's edges inside each boundary pixel */
-    size_t gcap = 0, ngrp = 0;
-    for (size_t p = 0, start = 0; p < np; start = pos[p], p++) {
-        if (pos[p] == start)
-            continue;
-        uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
-        uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
-        a->bpc[2 * (size_t)b] = center_x(a, i);
-        a->bpc[2 * (size_t)b + 1] = center_y(a, j);
-        a->bp[b] = (lg_accel_bp){.g0 = (uint32_t)ngrp, .sub = LG__SUB_ALL_EDGES};
-        uint32_t cend = 0;
-        for (size_t k = start; k < pos[p]; k++) {
-            uint32_t v = a->edges[k];
-            if (k > start && v < cend)
-                continue;
-            uint32_t c = cell_of_vertex(l, v);
-            cend = cell_vstart(l, (size_t)c + 1);
-            if (lg__grow(al, (void **)&a->grp, &gcap, ngrp + 2, sizeof *a->grp))
-                goto fail;
-            a->grp[ngrp].row = c;
-            a->grp[ngrp].k0 = (uint32_t)k;
-            if (ngrp - a->bp[b].g0 < LG__BP_ROWS)
-                a->bp[b].row[ngrp - a->bp[b].g0] = c;
-            ngrp++;
-        }
-        a->bp[b].g1 = (uint32_t)ngrp;
-    }
-    if (lg__grow(al, (void **)&a->grp, &gcap, ngrp + 1, sizeof *a->grp))
-        goto fail;
-    a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
-    a->grp[ngrp].k0 = (uint32_t)total;
+    lg__advise_huge(a->bp, (nbp + 1) * sizeof *a->bp);
+    lg__advise_huge(a->bpc, (nbp + 1) * 2 * sizeof *a->bpc);
+    lg__advise_huge(a->grp, (ngrp + 1) * sizeof *a->grp);
+    lg__advise_huge(cellof, (total + 1) * sizeof *cellof);
+    a->nbp = (uint32_t)nbp;
     a->ngrp = (uint32_t)ngrp;
     a->nedges = (uint32_t)total;
+    a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
+    a->grp[ngrp].k0 = (uint32_t)total;
+    for (int k = 0; k < nb; k++)
+        bands[k].cellof = cellof;
+
+    /* 2-4. offsets, placing, groups */
+    run_pass(bands, nb, 2);
+    run_pass(bands, nb, 3);
+    run_pass(bands, nb, 4);
+    lg__free(al, cellof);
+    cellof = NULL;
     lg__free(al, pos);
     pos = NULL;
 
-    /* 3. exact ownership of pixel centres, cell by cell (lowest row first) */
-    for (size_t c = 0; c < l->ncells; c++) {
-        if (l->cell_ring[c] == l->cell_ring[c + 1])
-            continue;
-        if (scan_cell(a, l, c, &sb) != LG_OK)
-            goto fail;
+    /* 5-6. exact ownership of pixel centres (lowest row first), then the sub-pixels */
+    run_pass(bands, nb, 5);
+    e = LG_OK;
+    for (int k = 0; k < nb; k++) {
+        if (bands[k].err && e == LG_OK)
+            e = bands[k].err;
+        lg__free(al, bands[k].cnt);
+        lg__free(al, bands[k].edges);
     }
-    lg__free(al, sb.cnt);
-    lg__free(al, sb.edges);
-    sb.cnt = sb.edges = NULL;
-
-    /* 4. sub-pixels of the boundary pixels */
-    for (size_t p = 0; p < np; p++) {
-        uint32_t pv = a->pix[p];
-        if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
-            classify_subs(a, l, pv & ~PIX_BOUNDARY, (uint32_t)(p % a->nx), (uint32_t)(p / a->nx));
-    }
+    nb = 0;
+    if (e)
+        goto fail;
     lg__accel_set_bytes(a);
     *out = a;
     return LG_OK;
 fail:
+    for (int k = 0; k < nb; k++) {
+        lg__free(al, bands[k].cnt);
+        lg__free(al, bands[k].edges);
+    }
     lg__free(al, pos);
-    lg__free(al, sb.cnt);
-    lg__free(al, sb.edges);
+    lg__free(al, last);
+    lg__free(al, cellof);
     lg__accel_free(al, a);
-    return e;
+    return e == LG_OK ? LG_ERR_NOMEM : e;
 }
 
 lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
                          lg_accel **out)
+{
+    return lg__accel_build_bands(l, pixels_per_cell, max_bytes, 0, out);
+}
+
+lg_error lg__accel_build_bands(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
+                               int bands, lg_accel **out)
 {
     *out = NULL;
     if (!l->has_bounds || l->ncells == 0 || l->ncells >= PIX_BOUNDARY - 1)
@@ -660,7 +879,7 @@ lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_b
     double ppc = pixels_per_cell > 0 ? pixels_per_cell : 16.0;
     for (;;) {
         lg_accel *a = NULL;
-        lg_error e = accel_try(l, ppc, max_bytes, &a);
+        lg_error e = accel_try(l, ppc, max_bytes, bands, &a);
         if (e == LG_OK || e != LG_ERR_CAPACITY) {
             *out = a;
             return e;

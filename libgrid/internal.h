@@ -83,22 +83,22 @@ typedef struct lg_accel lg_accel;
 #define LG__GRP_OWNS 0x80000000u
 
 /*
- * A boundary pixel: its groups [g0, g1), the rows of the first LG__BP_ROWS groups and
- * a 4 x 4 table of sub-pixels (4 bits each, row-major from the pixel's lower-left
- * corner): a group index relative to g0 (below LG__SUB_MAX_GROUPS) when no edge comes
- * near the sub-pixel and that group's cell owns it, LG__SUB_NONE when no edge comes
- * near and no cell owns it, LG__SUB_EDGES when edges must be tested. 32 bytes, one
- * cache line: most queries in boundary pixels need nothing else. The pixel's centre
+ * A boundary pixel: its groups [g0, g1), the rows of its first LG__BP_ROWS groups and
+ * an 8 x 8 table of sub-pixels (4 bits each, row-major from the pixel's lower-left
+ * corner, 16 per word): a group index relative to g0 (below LG__SUB_MAX_GROUPS) when
+ * no edge comes near the sub-pixel and that group's cell owns it, LG__SUB_NONE when no
+ * edge comes near and no cell owns it, LG__SUB_EDGES when edges must be tested.
+ * 64 bytes: most queries in boundary pixels need nothing else. The pixel's centre
  * (for the edge tests) is in the separate array bpc.
  */
+#define LG__SUB 8 /* sub-pixels per pixel side */
+#define LG__BP_ROWS 6u
 typedef struct lg_accel_bp {
     uint32_t g0, g1;
-    uint64_t sub;
-    uint32_t row[4]; /* LG__BP_ROWS: rows of groups g0.. (no flag); unused slots 0 */
+    uint32_t row[LG__BP_ROWS]; /* rows of groups g0.. (no flag); unused slots 0 */
+    uint64_t sub[LG__SUB * LG__SUB / 16];
 } lg_accel_bp;
 
-#define LG__BP_ROWS 4u
-#define LG__SUB 4 /* sub-pixels per pixel side */
 #define LG__SUB_EDGES 14u
 #define LG__SUB_NONE 15u
 #define LG__SUB_MAX_GROUPS 14u
@@ -231,7 +231,7 @@ lg_context *lgb_context(lg_builder *b);
 /* Rebuild the accelerator under max_bytes when it is larger (0: leave it). */
 lg_error lg__layer_limit_accel(lg_context *ctx, lg_layer *layer, size_t max_bytes);
 /* Pixels per cell of the locate accelerator by default. */
-#define LG__ACCEL_PPC 32.0
+#define LG__ACCEL_PPC 16.0
 
 /* Area centroid, area and perimeter (perim may be NULL) of a cell; NaN if empty. */
 void lg__cell_geom(const lg_layer *layer, size_t row, double *cx, double *cy, double *area,
@@ -285,6 +285,9 @@ int64_t lg__locate_exact(const lg_layer *layer, double x, double y);
  */
 lg_error lg__accel_build(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
                          lg_accel **out);
+/* The same with the number of bands (threads) chosen: 0 automatic, 1 or 2 (tests). */
+lg_error lg__accel_build_bands(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
+                               int bands, lg_accel **out);
 /* lg__accel_locate's answer for a pixel it leaves to the exact path. */
 #define LG__ACCEL_DEFER ((int64_t)-2)
 int64_t lg__accel_locate(const lg_layer *layer, const lg_accel *a, double x, double y);

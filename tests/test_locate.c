@@ -553,6 +553,72 @@ static void test_accelerator_cap(void **state)
     lg_context_free(ctx);
 }
 
+/*
+ * The accelerator built in two bands (threads) is byte-for-byte the one built in one,
+ * and its answers are the exact path's, on points drawn uniformly, on vertices and
+ * on points along edges.
+ */
+static void assert_same_accel(const lg_accel *a, const lg_accel *b)
+{
+    assert_int_equal(a->nx, b->nx);
+    assert_int_equal(a->ny, b->ny);
+    assert_int_equal(a->nbp, b->nbp);
+    assert_int_equal(a->ngrp, b->ngrp);
+    assert_int_equal(a->nedges, b->nedges);
+    assert_memory_equal(a->pix, b->pix, (size_t)a->nx * a->ny * sizeof *a->pix);
+    assert_memory_equal(a->bp, b->bp, (size_t)a->nbp * sizeof *a->bp);
+    assert_memory_equal(a->bpc, b->bpc, (size_t)a->nbp * 2 * sizeof *a->bpc);
+    assert_memory_equal(a->grp, b->grp, ((size_t)a->ngrp + 1) * sizeof *a->grp);
+    assert_memory_equal(a->edges, b->edges, (size_t)a->nedges * sizeof *a->edges);
+}
+
+static void test_accel_bands(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    for (int k = 0; k < 3; k++) {
+        lg_layer *l = NULL;
+        if (k < 2) {
+            lg_synth_options opt = {.seed = 31 + (uint64_t)k, .cells = k ? 3000 : 150};
+            if (lg_synth_county(ctx, &opt, &l) != LG_OK)
+                fail_msg("%s", lg_context_message(ctx));
+        } else {
+            l = lattice(ctx, 40, 30, 0.3, 9);
+        }
+        lg_accel *one = NULL, *two = NULL;
+        assert_int_equal(lg__accel_build_bands(l, LG__ACCEL_PPC, 0, 1, &one), LG_OK);
+        assert_int_equal(lg__accel_build_bands(l, LG__ACCEL_PPC, 0, 2, &two), LG_OK);
+        assert_non_null(one);
+        assert_same_accel(one, two);
+        lg__accel_free(&l->alloc, one);
+        lg__accel_free(&l->alloc, l->accel);
+        l->accel = two;
+        double b[4];
+        lg_layer_bounds(l, b);
+        uint64_t s = 77 + (uint64_t)k;
+        size_t resolved = 0;
+        for (int i = 0; i < 200000; i++) {
+            double x = tu_uniform(&s, b[0], b[2]), y = tu_uniform(&s, b[1], b[3]);
+            int64_t want = lg__locate_exact(l, x, y), got = lg_layer_locate(l, x, y);
+            if (got != want)
+                fail_msg("layer %d (%.17g, %.17g): accelerator %lld, exact %lld", k, x, y,
+                         (long long)got, (long long)want);
+            resolved += got != LG_NONE;
+        }
+        assert_true(resolved > 1000);
+        for (size_t v = 0; v + 1 < l->nverts; v++) { /* vertices and points along edges */
+            const double *e = l->xy + 2 * v;
+            for (int t = 0; t < 3; t++) {
+                double f = t / 3.0, x = e[0] + f * (e[2] - e[0]), y = e[1] + f * (e[3] - e[1]);
+                assert_int_equal(lg_layer_locate(l, x, y), lg__locate_exact(l, x, y));
+            }
+        }
+        lg_layer_free(l);
+    }
+    lg_context_free(ctx);
+}
+
 static void test_orient_exact(void **state)
 {
     (void)state;
@@ -588,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_locate_crs_transforms),
         cmocka_unit_test(test_batch_paths_agree),
         cmocka_unit_test(test_accelerator_cap),
+        cmocka_unit_test(test_accel_bands),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
         cmocka_unit_test(test_naturalearth_against_geos),
