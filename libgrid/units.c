@@ -5,28 +5,38 @@
  * Index. Units move every few seconds, so the index must make a move cheap: a uniform
  * grid of buckets (about bucket_load units per bucket) where a move is a swap-remove
  * from one bucket and an append to another, O(1). Each bucket entry carries the
- * position and the filterable attributes (status, kind, capability bits), so a
- * filtered k-nearest query scans rings of buckets around the incident without
- * touching the unit arrays, and stops when the nearest unscanned bucket is farther
- * than the k-th candidate. Units outside the grid's extent are kept in the border
- * buckets (the bound then treats border sides as open); the grid is rebuilt when the
- * count or the extent drifts too far (a deterministic function of the state). This
- * beat libgrid's R-tree with a filter callback on both queries and moves (bench/
- * bench_units.c, docs/DISPATCH.md).
+ * position, the id and the filterable attributes (status, kind, capability bits, home
+ * station), so a filtered k-nearest query scans rings of buckets around the incident
+ * without touching anything else, and stops when the nearest unscanned bucket is
+ * farther than the k-th candidate. Units outside the grid's extent are kept in the
+ * border buckets (the bound then treats border sides as open); the grid is rebuilt
+ * when the count or the extent drifts too far (a deterministic function of the state).
  *
- * Concurrency: two copies of the state and a lagging replay. "front" names the copy
- * readers use. A reader announces itself in a striped counter of the copy it read
- * from front, then reads front again and retries if it changed (the writer may have
- * started on that copy). The writer applies a batch to the other copy, publishes it
- * with one store to front and keeps the batch in a log; the copy it left lags by that
- * one batch, which the next writer call replays into it first, after checking that
- * no reader is left in it. That check waits only for readers that pinned the copy
- * before the previous publication and are still in it, normally none: unlike
- * left-right, which waits for the queries in flight right after every flip, the
- * writer almost never waits (a descheduled reader holding a pin is the exception).
- * All atomics are sequentially consistent: the protocol needs the store-load order
- * between a reader's increment and its second load of front, and between the
- * writer's store of front and its later loads of the counters.
+ * Concurrency (docs/DISPATCH.md): one copy of the index, versioned buckets. Every
+ * bucket has a version that is odd while the writer changes it. The writer applies a
+ * batch in three steps: it makes every bucket the batch touches odd, changes them,
+ * and makes them even again (release). A reader records the (even) version of every
+ * bucket it reads and, once it has its answer, checks that none changed (and that the
+ * grid was not replaced); if one did, or it met an odd bucket, it runs the query
+ * again. A validated answer is exact for the state committed at the moment of the
+ * check: the buckets read held that state, and every unit in an unread bucket lies in
+ * that bucket's box, which the search bound proved farther than the k-th answer. A
+ * batch is never seen in part, since all its buckets are odd from before its first
+ * change until after its last. After U_RETRIES failed attempts a reader runs the
+ * query under the writer's mutex, so every query finishes.
+ *
+ * Readers never write the index; the writer never reads what readers write, except
+ * when it reclaims memory: bucket blocks that grew and grids that were rebuilt are
+ * freed only after every reader that could hold them has left (an epoch with two
+ * striped reader counters, checked only when there is garbage). So a move costs the
+ * writer two small bucket writes and the reader the cache lines of the buckets that
+ * really changed. Views (lg_units_view_acquire) are snapshots: the units copied under
+ * the writer's mutex and indexed privately.
+ *
+ * Memory order: the writer makes buckets odd with relaxed stores, then stores bucket
+ * words with release and the even version with release; readers load the version and
+ * the bucket words with acquire and re-check the versions after (a seqlock without
+ * fences, so ThreadSanitizer models it exactly). On x86 all of these are plain moves.
  */
 #include "internal.h"
 
@@ -37,28 +47,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define U_STRIPES 16 /* read-indicator stripes (one cache line each) */
+#define U_STRIPES 16 /* reader counters for memory reclamation (one cache line each) */
 #define U_MAX_CELLS (1u << 22)
 #define U_DEFAULT_LOAD 3.0
+#define U_EW 5       /* 64-bit words per bucket entry */
+#define U_RETRIES 16 /* optimistic attempts of one query before it excludes the writer */
 
-typedef struct u_entry {
-    double x, y;
-    uint32_t slot; /* index into the unit arrays */
-    uint32_t caps;
-    uint8_t status, kind;
-} u_entry;
+/* Words of a bucket entry. */
+enum { W_X, W_Y, W_ID, W_STATION, W_ATTR };
 
-typedef struct u_bucket {
-    u_entry *e;
-    uint32_t n, cap;
-    uint32_t pending; /* reservation scratch */
-} u_bucket;
+typedef _Atomic uint64_t u_word;
 
-/* One copy of the mutable state. */
+#define LD(p) atomic_load_explicit((p), memory_order_relaxed)
+#define ST(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+/* Bucket contents that readers may be reading: the writer stores with release, readers
+ * load with acquire (plain moves on x86). A reader that loads a word stored after a
+ * bucket went odd then sees it odd (or changed) when it checks the version. */
+#define LDA(p) atomic_load_explicit((p), memory_order_acquire)
+#define STR(p, v) atomic_store_explicit((p), (v), memory_order_release)
+
+/* A bucket: version (odd while the writer changes it), entry count and block. */
+typedef struct u_hdr {
+    _Atomic uint32_t ver;
+    _Atomic uint32_t n;
+    u_word *_Atomic blk; /* blk[0]: capacity in entries, then U_EW words per entry */
+} u_hdr;
+
+/* A grid: immutable geometry and the buckets. Rebuilt grids replace it whole. */
+typedef struct u_grid {
+    double gx0, gy0, gcs, ginv; /* origin, cell size, 1/cell size */
+    uint32_t nx, ny;
+    u_hdr *h;       /* nx*ny */
+    uint32_t *pend; /* writer scratch: appends per bucket in the batch being reserved */
+} u_grid;
+
+/* The units in slot order with the id map: the writer's private state, or a view's
+ * snapshot (which has its own grid). */
 typedef struct lg_units_state {
     const lg_allocator *alloc;
     uint64_t version;
-    /* units, slot order */
     size_t n, cap;
     int64_t *id;
     double *x, *y, *t;
@@ -70,11 +97,8 @@ typedef struct lg_units_state {
     /* id -> slot, open addressing with linear probing; key -1 = empty */
     int64_t *hkey;
     uint32_t *hval;
-    size_t hcap; /* power of two */
-    /* grid */
-    double gx0, gy0, gcs, ginv; /* origin, cell size, 1/cell size */
-    uint32_t nx, ny;
-    u_bucket *b;    /* nx*ny, NULL when no grid */
+    size_t hcap;    /* power of two */
+    u_grid *grid;   /* the registry: the published grid; a view: its own */
     size_t outside; /* units whose position is outside the grid extent */
 } u_state;
 
@@ -83,29 +107,24 @@ typedef struct u_stripe {
     char pad[64 - sizeof(long)];
 } u_stripe;
 
-/* A writer-owned copy of one batch (update or removal), replayed into the lagging copy. */
-typedef struct u_log {
-    bool remove;
-    size_t n, cap;
-    int64_t *ids, *station;
-    double *x, *y, *t;
-    int32_t *status, *kind;
-    uint32_t *caps;
-    unsigned cols; /* which columns the batch had: bits of LOG_X, ... */
-} u_log;
+typedef struct u_garbage {
+    void *p;
+    bool grid; /* a whole u_grid, else one bucket block */
+} u_garbage;
 
 struct lg_units {
     lg_allocator alloc;
-    u_state st[2];
-    _Alignas(64) atomic_int front;
-    _Alignas(64) u_stripe ind[2][U_STRIPES]; /* readers in each copy, striped */
-    pthread_mutex_t wlock;
-    /* writer only: batches accepted but not yet in both copies; copy c holds the first
-     * applied[c] of them, the published copy all but the deferred ones */
-    u_log *rec;
-    size_t nrec, caprec;
-    size_t applied[2];
-    size_t deferred_units; /* entries in the deferred records */
+    _Alignas(64) u_grid *_Atomic live;       /* the grid readers search */
+    _Atomic size_t count;                    /* units in the committed state */
+    _Atomic unsigned epoch;                  /* reclamation epoch */
+    _Alignas(64) u_stripe ind[2][U_STRIPES]; /* readers pinned in each epoch parity */
+    _Alignas(64) pthread_mutex_t wlock;
+    /* writer only (under wlock) */
+    u_state w;
+    uint32_t *lk; /* buckets locked by the batch being applied */
+    size_t nlk, caplk;
+    u_garbage *gb[2]; /* retired in the current epoch [0] and in the previous one [1] */
+    size_t ngb[2], capgb[2];
     /* options */
     const lg_layer *cells;
     int64_t *cell_station;
@@ -118,6 +137,27 @@ struct lg_units {
 
 static const double default_speed[LG_UNIT_KINDS] = {11.1, 8.3,  1.4,  4.2,  10.0, 11.1, 11.1, 11.1,
                                                     11.1, 11.1, 11.1, 11.1, 11.1, 11.1, 11.1, 11.1};
+
+static inline uint64_t d2w(double d)
+{
+    uint64_t w;
+    memcpy(&w, &d, sizeof w);
+    return w;
+}
+
+static inline double w2d(uint64_t w)
+{
+    double d;
+    memcpy(&d, &w, sizeof d);
+    return d;
+}
+
+static inline void pause_cpu(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#endif
+}
 
 /* ------------------------------------------------------------- id map */
 
@@ -199,6 +239,132 @@ static bool h_reserve(u_state *s, size_t n)
     return true;
 }
 
+/* --------------------------------------------------------------- grid */
+
+static bool outside(const u_grid *g, double x, double y)
+{
+    return !(x >= g->gx0 && y >= g->gy0 && x < g->gx0 + g->gcs * g->nx &&
+             y < g->gy0 + g->gcs * g->ny);
+}
+
+static uint32_t cell_of(const u_grid *g, double x, double y)
+{
+    double fx = floor((x - g->gx0) * g->ginv), fy = floor((y - g->gy0) * g->ginv);
+    fx = fx < 0 ? 0 : (fx > g->nx - 1 ? g->nx - 1 : fx);
+    fy = fy < 0 ? 0 : (fy > g->ny - 1 ? g->ny - 1 : fy);
+    return (uint32_t)fy * g->nx + (uint32_t)fx;
+}
+
+static u_word *blk_new(const lg_allocator *a, size_t cap)
+{
+    if (cap > UINT32_MAX / 2)
+        return NULL;
+    u_word *b = lg__malloc(a, (1 + (size_t)U_EW * cap) * sizeof *b);
+    if (b)
+        atomic_init(&b[0], (uint64_t)cap);
+    return b;
+}
+
+static void grid_free(const lg_allocator *a, u_grid *g)
+{
+    if (!g)
+        return;
+    if (g->h)
+        for (size_t c = 0; c < (size_t)g->nx * g->ny; c++)
+            lg__free(a, atomic_load_explicit(&g->h[c].blk, memory_order_relaxed));
+    lg__free(a, g->h);
+    lg__free(a, g->pend);
+    lg__free(a, g);
+}
+
+/* Write slot's unit into entry e (relaxed atomic stores: readers may be reading). */
+static void ent_write(u_word *e, const u_state *s, uint32_t slot)
+{
+    STR(&e[W_X], d2w(s->x[slot]));
+    STR(&e[W_Y], d2w(s->y[slot]));
+    STR(&e[W_ID], (uint64_t)s->id[slot]);
+    STR(&e[W_STATION], (uint64_t)s->station[slot]);
+    STR(&e[W_ATTR],
+        s->caps[slot] | (uint64_t)s->status[slot] << 32 | (uint64_t)s->kind[slot] << 40);
+}
+
+/* Geometry of a grid over box with about n/load buckets. */
+static void grid_geometry(const double box[4], size_t n, double load, u_grid *g)
+{
+    double w = box[2] - box[0], h = box[3] - box[1];
+    double m = 0.02 * (w > h ? w : h) + 1.0;
+    double x0 = box[0] - m, y0 = box[1] - m;
+    w += 2 * m;
+    h += 2 * m;
+    double want = (double)n / load;
+    want = want < 1 ? 1 : (want > U_MAX_CELLS ? U_MAX_CELLS : want);
+    double cs = sqrt(w * h / want);
+    double fnx = ceil(w / cs), fny = ceil(h / cs);
+    if (fnx < 1)
+        fnx = 1;
+    if (fny < 1)
+        fny = 1;
+    if (fnx * fny > 4.0 * U_MAX_CELLS) {
+        /* a very thin extent: widen the cells rather than make millions of them */
+        cs = (w > h ? w : h) / 2048;
+        fnx = ceil(w / cs);
+        fny = ceil(h / cs);
+    }
+    g->gx0 = x0;
+    g->gy0 = y0;
+    g->gcs = cs;
+    g->ginv = 1.0 / cs;
+    g->nx = (uint32_t)fnx;
+    g->ny = (uint32_t)fny;
+}
+
+/*
+ * A new grid with the geometry of geo holding the units of s; sets s->bucket, s->pos
+ * and s->outside. NULL on NOMEM (s untouched). The grid is private until published.
+ */
+static u_grid *grid_build(const lg_allocator *a, u_state *s, const u_grid *geo)
+{
+    size_t nc = (size_t)geo->nx * geo->ny;
+    u_grid *g = lg__calloc(a, 1, sizeof *g);
+    if (!g)
+        return NULL;
+    *g = *geo;
+    g->h = lg__calloc(a, nc, sizeof *g->h);
+    g->pend = lg__calloc(a, nc, sizeof *g->pend);
+    if (!g->h || !g->pend) {
+        grid_free(a, g);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        g->pend[cell_of(g, s->x[i], s->y[i])]++;
+    for (size_t c = 0; c < nc; c++) {
+        size_t cap = 4;
+        while (cap < g->pend[c])
+            cap *= 2;
+        u_word *b = blk_new(a, cap);
+        if (!b) {
+            grid_free(a, g);
+            return NULL;
+        }
+        atomic_init(&g->h[c].blk, b);
+        atomic_init(&g->h[c].ver, 0);
+        atomic_init(&g->h[c].n, 0);
+        g->pend[c] = 0;
+    }
+    s->outside = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint32_t c = cell_of(g, s->x[i], s->y[i]);
+        u_hdr *h = &g->h[c];
+        uint32_t p = LD(&h->n);
+        ent_write(LD(&h->blk) + 1 + (size_t)p * U_EW, s, i);
+        ST(&h->n, p + 1);
+        s->bucket[i] = c;
+        s->pos[i] = p;
+        s->outside += outside(g, s->x[i], s->y[i]);
+    }
+    return g;
+}
+
 /* -------------------------------------------------------------- state */
 
 static void st_free(u_state *s)
@@ -216,11 +382,7 @@ static void st_free(u_state *s)
     lg__free(a, s->pos);
     lg__free(a, s->hkey);
     lg__free(a, s->hval);
-    if (s->b) {
-        for (size_t i = 0; i < (size_t)s->nx * s->ny; i++)
-            lg__free(a, s->b[i].e);
-        lg__free(a, s->b);
-    }
+    grid_free(a, s->grid);
     memset(s, 0, sizeof *s);
     s->alloc = a;
 }
@@ -259,134 +421,231 @@ static bool st_reserve_units(u_state *s, size_t n)
     return h_reserve(s, n);
 }
 
-static bool b_reserve(const lg_allocator *a, u_bucket *b, size_t need)
+/* ------------------------------------------------- reclamation (writer) */
+
+static bool gb_reserve(lg_units *u, size_t extra)
 {
-    if (need <= b->cap)
+    size_t need = u->ngb[0] + extra;
+    if (need <= u->capgb[0])
         return true;
-    if (need > UINT32_MAX / 2)
-        return false;
-    uint32_t c = b->cap ? b->cap : 4;
+    size_t c = u->capgb[0] ? u->capgb[0] : 16;
     while (c < need)
         c *= 2;
-    if (!grow(a, (void **)&b->e, c, sizeof *b->e))
+    if (!grow(&u->alloc, (void **)&u->gb[0], c, sizeof *u->gb[0]))
         return false;
-    b->cap = c;
+    u->capgb[0] = c;
     return true;
 }
 
-static bool outside(const u_state *s, double x, double y)
+/* Unlinked memory, freed once no reader can hold it (room reserved by gb_reserve). */
+static void retire(lg_units *u, void *p, bool is_grid)
 {
-    return !(x >= s->gx0 && y >= s->gy0 && x < s->gx0 + s->gcs * s->nx &&
-             y < s->gy0 + s->gcs * s->ny);
+    u->gb[0][u->ngb[0]++] = (u_garbage){p, is_grid};
 }
 
-static uint32_t cell_of(const u_state *s, double x, double y)
+static void gb_free_list(lg_units *u, int l)
 {
-    double fx = floor((x - s->gx0) * s->ginv), fy = floor((y - s->gy0) * s->ginv);
-    fx = fx < 0 ? 0 : (fx > s->nx - 1 ? s->nx - 1 : fx);
-    fy = fy < 0 ? 0 : (fy > s->ny - 1 ? s->ny - 1 : fy);
-    return (uint32_t)fy * s->nx + (uint32_t)fx;
-}
-
-static void b_append(u_state *s, uint32_t c, uint32_t slot)
-{
-    u_bucket *b = &s->b[c];
-    u_entry *e = &b->e[b->n];
-    e->x = s->x[slot];
-    e->y = s->y[slot];
-    e->slot = slot;
-    e->caps = s->caps[slot];
-    e->status = s->status[slot];
-    e->kind = s->kind[slot];
-    s->bucket[slot] = c;
-    s->pos[slot] = b->n++;
-}
-
-static void b_remove(u_state *s, uint32_t slot)
-{
-    u_bucket *b = &s->b[s->bucket[slot]];
-    uint32_t p = s->pos[slot], last = --b->n;
-    if (p != last) {
-        b->e[p] = b->e[last];
-        s->pos[b->e[p].slot] = p;
+    for (size_t i = 0; i < u->ngb[l]; i++) {
+        if (u->gb[l][i].grid)
+            grid_free(&u->alloc, u->gb[l][i].p);
+        else
+            lg__free(&u->alloc, u->gb[l][i].p);
     }
+    u->ngb[l] = 0;
+}
+
+static bool epoch_drained(lg_units *u, unsigned parity)
+{
+    for (int i = 0; i < U_STRIPES; i++)
+        if (atomic_load(&u->ind[parity][i].n) != 0)
+            return false;
+    return true;
 }
 
 /*
- * Rebuild the grid over extent box (units and layer) with about n/load buckets.
- * Leaves the state untouched on failure (the old grid stays valid).
+ * Advance the epoch when no reader of the previous one is left: what was retired two
+ * epochs ago is then unreachable. Never waits; runs only when there is garbage, so the
+ * writer does not read the readers' counters otherwise.
  */
-static bool st_regrid(u_state *s, const double box[4], double load)
+static void reclaim(lg_units *u)
 {
-    double w = box[2] - box[0], h = box[3] - box[1];
-    double m = 0.02 * (w > h ? w : h) + 1.0;
-    double x0 = box[0] - m, y0 = box[1] - m;
-    w += 2 * m;
-    h += 2 * m;
-    double want = (double)s->n / load;
-    want = want < 1 ? 1 : (want > U_MAX_CELLS ? U_MAX_CELLS : want);
-    double cs = sqrt(w * h / want);
-    double fnx = ceil(w / cs), fny = ceil(h / cs);
-    if (fnx < 1)
-        fnx = 1;
-    if (fny < 1)
-        fny = 1;
-    if (fnx * fny > 4.0 * U_MAX_CELLS) {
-        /* a very thin extent: widen the cells rather than make millions of them */
-        cs = (w > h ? w : h) / 2048;
-        fnx = ceil(w / cs);
-        fny = ceil(h / cs);
+    if (!u->ngb[0] && !u->ngb[1])
+        return;
+    unsigned e = atomic_load(&u->epoch);
+    if (!epoch_drained(u, (e + 1) & 1))
+        return;
+    gb_free_list(u, 1);
+    u_garbage *t = u->gb[1];
+    size_t tc = u->capgb[1];
+    u->gb[1] = u->gb[0];
+    u->capgb[1] = u->capgb[0];
+    u->ngb[1] = u->ngb[0];
+    u->gb[0] = t;
+    u->capgb[0] = tc;
+    u->ngb[0] = 0;
+    atomic_store(&u->epoch, e + 1);
+}
+
+/* ------------------------------------------------------- readers' pin */
+
+static unsigned my_stripe(void)
+{
+    /* Threads have disjoint stacks: hash this frame's address. Two threads sharing a
+     * stripe only share a cache line, never correctness. */
+    int probe;
+    uint64_t a = (uint64_t)(uintptr_t)&probe >> 14;
+    return (unsigned)((a * 0x9e3779b97f4a7c15ull) >> 60) & (U_STRIPES - 1);
+}
+
+/* Pin the current epoch: memory reachable from now on stays allocated until unpin. */
+static _Atomic long *pin(lg_units *u)
+{
+    unsigned s = my_stripe();
+    for (;;) {
+        unsigned e = atomic_load(&u->epoch);
+        _Atomic long *c = &u->ind[e & 1][s].n;
+        atomic_fetch_add(c, 1);
+        if (atomic_load(&u->epoch) == e)
+            return c;
+        atomic_fetch_sub(c, 1);
     }
-    uint32_t nx = (uint32_t)fnx, ny = (uint32_t)fny;
-    size_t nc = (size_t)nx * ny;
-    u_bucket *nb = lg__calloc(s->alloc, nc, sizeof *nb);
-    if (!nb)
+}
+
+static void unpin(_Atomic long *c)
+{
+    atomic_fetch_sub(c, 1);
+}
+
+/* ------------------------------------------------------ writer: buckets */
+
+/* Make bucket c odd (the writer changes it) unless this batch already did. */
+static void lock_bucket(lg_units *u, const u_grid *g, uint32_t c)
+{
+    uint32_t v = LD(&g->h[c].ver);
+    if (v & 1)
+        return;
+    ST(&g->h[c].ver, v + 1);
+    u->lk[u->nlk++] = c;
+}
+
+static void unlock_all(lg_units *u, const u_grid *g)
+{
+    for (size_t i = 0; i < u->nlk; i++) {
+        _Atomic uint32_t *v = &g->h[u->lk[i]].ver;
+        atomic_store_explicit(v, LD(v) + 1, memory_order_release);
+    }
+    u->nlk = 0;
+}
+
+static void b_append(u_state *s, u_grid *g, uint32_t c, uint32_t slot)
+{
+    u_hdr *h = &g->h[c];
+    uint32_t p = LD(&h->n);
+    ent_write(LD(&h->blk) + 1 + (size_t)p * U_EW, s, slot);
+    STR(&h->n, p + 1);
+    s->bucket[slot] = c;
+    s->pos[slot] = p;
+}
+
+static void b_remove(u_state *s, u_grid *g, uint32_t slot)
+{
+    u_hdr *h = &g->h[s->bucket[slot]];
+    uint32_t p = s->pos[slot], last = LD(&h->n) - 1;
+    if (p != last) {
+        u_word *e = LD(&h->blk) + 1;
+        for (int w = 0; w < U_EW; w++)
+            STR(&e[(size_t)p * U_EW + w], LD(&e[(size_t)last * U_EW + w]));
+        int64_t moved = (int64_t)LD(&e[(size_t)p * U_EW + W_ID]);
+        s->pos[h_find(s, moved)] = p;
+    }
+    STR(&h->n, last);
+}
+
+/*
+ * Room for extra more entries in bucket c: a bigger block with the same entries
+ * replaces the old one, which is retired (readers may still read either: same
+ * contents). False on NOMEM.
+ */
+static bool b_room(lg_units *u, u_grid *g, uint32_t c, size_t extra)
+{
+    u_hdr *h = &g->h[c];
+    u_word *old = LD(&h->blk);
+    size_t n = LD(&h->n), cap = (size_t)LD(&old[0]);
+    if (n + extra <= cap)
+        return true;
+    while (cap < n + extra)
+        cap *= 2;
+    u_word *b = blk_new(&u->alloc, cap);
+    if (!b)
         return false;
-    u_state t = *s; /* geometry of the new grid, arrays of the old */
-    t.gx0 = x0;
-    t.gy0 = y0;
-    t.gcs = cs;
-    t.ginv = 1.0 / cs;
-    t.nx = nx;
-    t.ny = ny;
-    t.b = nb;
-    for (size_t i = 0; i < s->n; i++)
-        nb[cell_of(&t, s->x[i], s->y[i])].pending++;
-    bool ok = true;
-    for (size_t c = 0; c < nc && ok; c++) {
-        ok = b_reserve(s->alloc, &nb[c], nb[c].pending);
-        nb[c].pending = 0;
-    }
-    if (!ok) {
-        for (size_t c = 0; c < nc; c++)
-            lg__free(s->alloc, nb[c].e);
-        lg__free(s->alloc, nb);
-        return false;
-    }
-    if (s->b) {
-        for (size_t c = 0; c < (size_t)s->nx * s->ny; c++)
-            lg__free(s->alloc, s->b[c].e);
-        lg__free(s->alloc, s->b);
-    }
-    *s = t;
-    s->outside = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        b_append(s, cell_of(s, s->x[i], s->y[i]), i);
-        s->outside += outside(s, s->x[i], s->y[i]);
-    }
+    for (size_t i = 0; i < n * U_EW; i++)
+        atomic_init(&b[1 + i], LD(&old[1 + i]));
+    atomic_store_explicit(&h->blk, b, memory_order_release);
+    retire(u, old, false);
     return true;
 }
 
-/* Rebuild the grid when it no longer fits the count or the extent (best effort). */
-static void st_maybe_regrid(lg_units *u, u_state *s)
+/* ------------------------------------------------------- writer: batches */
+
+/*
+ * Reserve everything applying the batch may allocate, so that the apply itself cannot
+ * fail. False on NOMEM (nothing readers see has changed).
+ */
+static bool w_reserve(lg_units *u, const lg_units_batch *b)
 {
-    if (s->n == 0)
+    u_state *s = &u->w;
+    if (!st_reserve_units(s, s->n + b->n))
+        return false;
+    if (u->caplk < 2 * b->n + 2) {
+        size_t c = 2 * b->n + 2;
+        if (!grow(&u->alloc, (void **)&u->lk, c, sizeof *u->lk))
+            return false;
+        u->caplk = c;
+    }
+    /* a growth per bucket the batch appends to, and a grid */
+    if (!gb_reserve(u, b->n + 1))
+        return false;
+    if (!s->grid) {
+        /* no grid yet: an empty 1x1 grid at the first unit; the regrid after the
+         * batch replaces it */
+        u_grid geo = {0};
+        geo.gx0 = b->x && b->n ? b->x[0] : 0;
+        geo.gy0 = b->y && b->n ? b->y[0] : 0;
+        geo.gcs = geo.ginv = 1;
+        geo.nx = geo.ny = 1;
+        u_grid *g = grid_build(&u->alloc, s, &geo);
+        if (!g)
+            return false;
+        s->grid = g;
+        atomic_store_explicit(&u->live, g, memory_order_release);
+    }
+    if (!b->x)
+        return true; /* no moves: every unit stays in its bucket */
+    u_grid *g = s->grid;
+    for (size_t i = 0; i < b->n; i++)
+        g->pend[cell_of(g, b->x[i], b->y[i])]++;
+    bool ok = true;
+    for (size_t i = 0; i < b->n; i++) {
+        uint32_t c = cell_of(g, b->x[i], b->y[i]);
+        if (g->pend[c]) {
+            ok = ok && b_room(u, g, c, g->pend[c]);
+            g->pend[c] = 0;
+        }
+    }
+    return ok;
+}
+
+/* Rebuild the grid when it no longer fits the count or the extent (best effort). */
+static void w_maybe_regrid(lg_units *u)
+{
+    u_state *s = &u->w;
+    u_grid *g = s->grid;
+    if (s->n == 0 || !g)
         return;
-    size_t nc = s->b ? (size_t)s->nx * s->ny : 0;
-    double per = nc ? (double)s->n / (double)nc : INFINITY;
-    bool need =
-        !s->b || per > 4 * u->load || (per < u->load / 8 && nc > 64) || s->outside > s->n / 8 + 8;
-    if (!need)
+    size_t nc = (size_t)g->nx * g->ny;
+    double per = (double)s->n / (double)nc;
+    bool need = per > 4 * u->load || (per < u->load / 8 && nc > 64) || s->outside > s->n / 8 + 8;
+    if (!need || !gb_reserve(u, 1))
         return;
     double box[4] = {s->x[0], s->y[0], s->x[0], s->y[0]};
     for (size_t i = 1; i < s->n; i++) {
@@ -401,46 +660,30 @@ static void st_maybe_regrid(lg_units *u, u_state *s)
         box[2] = u->lbox[2] > box[2] ? u->lbox[2] : box[2];
         box[3] = u->lbox[3] > box[3] ? u->lbox[3] : box[3];
     }
-    st_regrid(s, box, u->load);
+    u_grid geo = {0};
+    grid_geometry(box, s->n, u->load, &geo);
+    u_grid *ng = grid_build(&u->alloc, s, &geo);
+    if (!ng)
+        return; /* the old grid stays valid */
+    s->grid = ng;
+    atomic_store_explicit(&u->live, ng, memory_order_release);
+    retire(u, g, true);
 }
 
-/*
- * Reserve everything applying the batch to s may allocate, so that the apply itself
- * cannot fail. False on NOMEM (s unchanged in content).
- */
-static bool st_reserve_batch(u_state *s, const lg_units_batch *b)
+/* Apply a checked batch whose allocations are reserved: lock, change, unlock. */
+static void w_apply(lg_units *u, const lg_units_batch *b)
 {
-    if (!st_reserve_units(s, s->n + b->n))
-        return false;
-    if (!s->b) {
-        /* no grid yet: make a 1x1 grid around the first unit; regrid later fixes it */
-        s->b = lg__calloc(s->alloc, 1, sizeof *s->b);
-        if (!s->b)
-            return false;
-        s->nx = s->ny = 1;
-        s->gx0 = b->x && b->n ? b->x[0] : 0;
-        s->gy0 = b->y && b->n ? b->y[0] : 0;
-        s->gcs = 1;
-        s->ginv = 1;
-    }
-    if (!b->x)
-        return true; /* no moves: buckets only change their attributes */
-    for (size_t i = 0; i < b->n; i++)
-        s->b[cell_of(s, b->x[i], b->y[i])].pending++;
-    bool ok = true;
+    u_state *s = &u->w;
+    u_grid *g = s->grid;
+    /* every bucket the batch touches: the unit's bucket now and where it goes (an id
+     * repeated or new in this batch: its earlier record locked its bucket) */
     for (size_t i = 0; i < b->n; i++) {
-        u_bucket *bk = &s->b[cell_of(s, b->x[i], b->y[i])];
-        if (bk->pending) {
-            ok = ok && b_reserve(s->alloc, bk, (size_t)bk->n + bk->pending);
-            bk->pending = 0;
-        }
+        int64_t f = h_find(s, b->ids[i]);
+        if (f >= 0)
+            lock_bucket(u, g, s->bucket[f]);
+        if (b->x)
+            lock_bucket(u, g, cell_of(g, b->x[i], b->y[i]));
     }
-    return ok;
-}
-
-/* Apply a checked batch whose allocations are reserved. */
-static void st_apply(u_state *s, const lg_units_batch *b)
-{
     for (size_t i = 0; i < b->n; i++) {
         int64_t id = b->ids[i];
         int64_t f = h_find(s, id);
@@ -456,8 +699,8 @@ static void st_apply(u_state *s, const lg_units_batch *b)
             h_put(s, id, slot);
         } else {
             slot = (uint32_t)f;
-            b_remove(s, slot);
-            s->outside -= outside(s, s->x[slot], s->y[slot]);
+            b_remove(s, g, slot);
+            s->outside -= outside(g, s->x[slot], s->y[slot]);
         }
         if (b->x) {
             s->x[slot] = b->x[i];
@@ -473,24 +716,34 @@ static void st_apply(u_state *s, const lg_units_batch *b)
             s->kind[slot] = (uint8_t)b->kind[i];
         if (b->station)
             s->station[slot] = b->station[i];
-        b_append(s, cell_of(s, s->x[slot], s->y[slot]), slot);
-        s->outside += outside(s, s->x[slot], s->y[slot]);
+        b_append(s, g, cell_of(g, s->x[slot], s->y[slot]), slot);
+        s->outside += outside(g, s->x[slot], s->y[slot]);
     }
+    unlock_all(u, g);
     s->version++;
+    atomic_store_explicit(&u->count, s->n, memory_order_relaxed);
 }
 
-static void st_remove(u_state *s, const int64_t *ids, size_t n)
+static void w_remove(lg_units *u, const int64_t *ids, size_t n)
 {
+    u_state *s = &u->w;
+    u_grid *g = s->grid;
+    for (size_t i = 0; i < n; i++) {
+        int64_t f = h_find(s, ids[i]);
+        if (f >= 0)
+            lock_bucket(u, g, s->bucket[f]);
+    }
     for (size_t i = 0; i < n; i++) {
         int64_t f = h_find(s, ids[i]);
         if (f < 0)
             continue; /* a duplicate in the batch, already gone */
         uint32_t slot = (uint32_t)f, last = (uint32_t)s->n - 1;
-        b_remove(s, slot);
-        s->outside -= outside(s, s->x[slot], s->y[slot]);
+        b_remove(s, g, slot);
+        s->outside -= outside(g, s->x[slot], s->y[slot]);
         h_del(s, ids[i]);
         if (slot != last) {
-            /* move the last unit into the hole */
+            /* move the last unit into the hole (slots are the writer's own: entries
+             * carry ids, so the buckets do not change) */
             s->id[slot] = s->id[last];
             s->x[slot] = s->x[last];
             s->y[slot] = s->y[last];
@@ -501,12 +754,13 @@ static void st_remove(u_state *s, const int64_t *ids, size_t n)
             s->kind[slot] = s->kind[last];
             s->bucket[slot] = s->bucket[last];
             s->pos[slot] = s->pos[last];
-            s->b[s->bucket[slot]].e[s->pos[slot]].slot = slot;
             h_put(s, s->id[slot], slot);
         }
         s->n--;
     }
+    unlock_all(u, g);
     s->version++;
+    atomic_store_explicit(&u->count, s->n, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -535,8 +789,10 @@ lg_error lg_units_new(lg_context *ctx, const lg_units_options *opt, lg_units **o
     if (!u)
         return lg__fail(ctx, LG_ERR_NOMEM, "lg_units_new: out of memory");
     u->alloc = *a;
-    u->st[0].alloc = u->st[1].alloc = &u->alloc;
-    atomic_init(&u->front, 0);
+    u->w.alloc = &u->alloc;
+    atomic_init(&u->live, NULL);
+    atomic_init(&u->count, 0);
+    atomic_init(&u->epoch, 0);
     for (int v = 0; v < 2; v++)
         for (int i = 0; i < U_STRIPES; i++)
             atomic_init(&u->ind[v][i].n, 0);
@@ -568,256 +824,15 @@ void lg_units_free(lg_units *u)
 {
     if (!u)
         return;
-    st_free(&u->st[0]);
-    st_free(&u->st[1]);
+    st_free(&u->w);
+    gb_free_list(u, 0);
+    gb_free_list(u, 1);
+    lg__free(&u->alloc, u->gb[0]);
+    lg__free(&u->alloc, u->gb[1]);
+    lg__free(&u->alloc, u->lk);
     lg__free(&u->alloc, u->cell_station);
-    for (size_t r = 0; r < u->caprec; r++) {
-        u_log *g = &u->rec[r];
-        lg__free(&u->alloc, g->ids);
-        lg__free(&u->alloc, g->station);
-        lg__free(&u->alloc, g->x);
-        lg__free(&u->alloc, g->y);
-        lg__free(&u->alloc, g->t);
-        lg__free(&u->alloc, g->status);
-        lg__free(&u->alloc, g->kind);
-        lg__free(&u->alloc, g->caps);
-    }
-    lg__free(&u->alloc, u->rec);
     pthread_mutex_destroy(&u->wlock);
     lg__free(&u->alloc, u);
-}
-
-/* ------------------------------------------------------- left-right core */
-
-static unsigned my_stripe(void)
-{
-    /* Threads have disjoint stacks: hash this frame's address. Two threads sharing a
-     * stripe only share a cache line, never correctness. */
-    int probe;
-    uint64_t a = (uint64_t)(uintptr_t)&probe >> 14;
-    return (unsigned)((a * 0x9e3779b97f4a7c15ull) >> 60) & (U_STRIPES - 1);
-}
-
-void lg_units_view_acquire(lg_units *u, lg_units_view *v)
-{
-    unsigned s = my_stripe();
-    int f;
-    for (;;) {
-        /* announce, then confirm the copy is still the published one: if the writer
-         * flipped in between it may be about to write the copy, so retry */
-        f = atomic_load(&u->front);
-        atomic_fetch_add(&u->ind[f][s].n, 1);
-        if (atomic_load(&u->front) == f)
-            break;
-        atomic_fetch_sub(&u->ind[f][s].n, 1);
-    }
-    v->state = &u->st[f];
-    v->owner = u;
-    v->slot = (unsigned)f * U_STRIPES + s;
-}
-
-void lg_units_view_release(lg_units_view *v)
-{
-    if (!v || !v->owner)
-        return;
-    lg_units *u = v->owner;
-    atomic_fetch_sub(&u->ind[v->slot / U_STRIPES][v->slot % U_STRIPES].n, 1);
-    v->owner = NULL;
-    v->state = NULL;
-}
-
-/*
- * Wait until no reader is in copy c, which is not the published one. Readers that
- * enter c from now on see the flip and leave at once, so only readers that pinned c
- * before the previous publication count: normally none, since that was a whole
- * writer call ago.
- */
-static void wait_free(lg_units *u, int c)
-{
-    for (int i = 0; i < U_STRIPES; i++) {
-        unsigned spins = 0;
-        while (atomic_load(&u->ind[c][i].n) != 0) {
-            /* a query takes about a microsecond: spin for a few before giving the CPU
-             * away, which costs a scheduler time slice on a busy machine */
-            if (++spins > 4096)
-                sched_yield();
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-            else
-                __builtin_ia32_pause();
-#endif
-        }
-    }
-}
-
-static bool log_grow(const lg_allocator *a, u_log *g, size_t n)
-{
-    if (n <= g->cap)
-        return true;
-    size_t c = g->cap ? g->cap : 64;
-    while (c < n)
-        c *= 2;
-    if (!grow(a, (void **)&g->ids, c, sizeof *g->ids) ||
-        !grow(a, (void **)&g->station, c, sizeof *g->station) ||
-        !grow(a, (void **)&g->x, c, sizeof *g->x) || !grow(a, (void **)&g->y, c, sizeof *g->y) ||
-        !grow(a, (void **)&g->t, c, sizeof *g->t) ||
-        !grow(a, (void **)&g->status, c, sizeof *g->status) ||
-        !grow(a, (void **)&g->kind, c, sizeof *g->kind) ||
-        !grow(a, (void **)&g->caps, c, sizeof *g->caps))
-        return false;
-    g->cap = c;
-    return true;
-}
-
-enum { LOG_XY = 1, LOG_T = 2, LOG_STATUS = 4, LOG_CAPS = 8, LOG_KIND = 16, LOG_STATION = 32 };
-
-/* Record the batch just published (the arrays were reserved by log_grow). */
-static void log_set(u_log *g, const lg_units_batch *b, const int64_t *rm_ids, size_t rm_n)
-{
-    g->remove = rm_ids != NULL;
-    size_t n = rm_ids ? rm_n : b->n;
-    g->n = n;
-    g->cols = 0;
-    memcpy(g->ids, rm_ids ? rm_ids : b->ids, n * sizeof *g->ids);
-    if (rm_ids)
-        return;
-#define LOG_COL(col, dst, bit)                                                                     \
-    if (b->col) {                                                                                  \
-        memcpy(g->dst, b->col, n * sizeof *g->dst);                                                \
-        g->cols |= bit;                                                                            \
-    }
-    LOG_COL(x, x, LOG_XY)
-    LOG_COL(y, y, LOG_XY)
-    LOG_COL(time_s, t, LOG_T)
-    LOG_COL(status, status, LOG_STATUS)
-    LOG_COL(caps, caps, LOG_CAPS)
-    LOG_COL(kind, kind, LOG_KIND)
-    LOG_COL(station, station, LOG_STATION)
-#undef LOG_COL
-}
-
-/* The logged batch as a batch (the log's arrays may have moved since log_set). */
-static lg_units_batch log_batch(const u_log *g)
-{
-    lg_units_batch b = {g->n, g->ids, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    if (g->cols & LOG_XY) {
-        b.x = g->x;
-        b.y = g->y;
-    }
-    b.time_s = g->cols & LOG_T ? g->t : NULL;
-    b.status = g->cols & LOG_STATUS ? g->status : NULL;
-    b.caps = g->cols & LOG_CAPS ? g->caps : NULL;
-    b.kind = g->cols & LOG_KIND ? g->kind : NULL;
-    b.station = g->cols & LOG_STATION ? g->station : NULL;
-    return b;
-}
-
-/* Copy a batch (or a removal) into a new log record. False on NOMEM (log unchanged). */
-static bool rec_push(lg_units *u, const lg_units_batch *b, const int64_t *rm_ids, size_t rm_n)
-{
-    if (u->nrec == u->caprec) {
-        size_t c = u->caprec ? 2 * u->caprec : 8;
-        u_log *r = lg__realloc(&u->alloc, u->rec, c * sizeof *r);
-        if (!r)
-            return false;
-        memset(r + u->caprec, 0, (c - u->caprec) * sizeof *r);
-        u->rec = r;
-        u->caprec = c;
-    }
-    u_log *g = &u->rec[u->nrec];
-    if (!log_grow(&u->alloc, g, rm_ids ? rm_n : b->n))
-        return false;
-    log_set(g, b, rm_ids, rm_n);
-    u->nrec++;
-    return true;
-}
-
-/* Drop the records both copies hold; their buffers move behind the live ones for reuse. */
-static void rec_compact(lg_units *u)
-{
-    size_t m = u->applied[0] < u->applied[1] ? u->applied[0] : u->applied[1];
-    if (!m)
-        return;
-    for (size_t i = m; i < u->nrec; i++) {
-        u_log t = u->rec[i - m];
-        u->rec[i - m] = u->rec[i];
-        u->rec[i] = t;
-    }
-    u->nrec -= m;
-    u->applied[0] -= m;
-    u->applied[1] -= m;
-}
-
-static bool copy_free(lg_units *u, int c)
-{
-    for (int i = 0; i < U_STRIPES; i++)
-        if (atomic_load(&u->ind[c][i].n) != 0)
-            return false;
-    return true;
-}
-
-/* Apply the records copy c lacks. False on NOMEM (c keeps what it applied). */
-static bool bring(lg_units *u, int c)
-{
-    while (u->applied[c] < u->nrec) {
-        const u_log *g = &u->rec[u->applied[c]];
-        if (g->remove) {
-            st_remove(&u->st[c], g->ids, g->n);
-        } else {
-            lg_units_batch b = log_batch(g);
-            if (!st_reserve_batch(&u->st[c], &b))
-                return false;
-            st_apply(&u->st[c], &b);
-        }
-        u->applied[c]++;
-    }
-    st_maybe_regrid(u, &u->st[c]);
-    return true;
-}
-
-/* deferred batches / unit updates before the writer waits for readers (memory bound) */
-#define U_DEFER_MAX 65536
-#define U_DEFER_MAX_UNITS (1u << 20)
-
-typedef enum { PUB_OK, PUB_DEFERRED, PUB_NOMEM } pub_result;
-
-/*
- * Publish the deferred records: bring the other copy up to date and flip. Without
- * wait, give up (deferring) when a reader is still in that copy. Writer lock held.
- */
-static pub_result publish_pending(lg_units *u, bool wait)
-{
-    int f = atomic_load(&u->front), o = !f;
-    if (u->applied[f] == u->nrec)
-        return PUB_OK;
-    if (u->nrec - u->applied[f] > U_DEFER_MAX || u->deferred_units > U_DEFER_MAX_UNITS)
-        wait = true;
-    if (!copy_free(u, o)) {
-        if (!wait)
-            return PUB_DEFERRED;
-        wait_free(u, o);
-    }
-    if (!bring(u, o))
-        return PUB_NOMEM;
-    atomic_store(&u->front, o); /* publish: new readers use o from now on */
-    u->deferred_units = 0;
-    rec_compact(u);
-    return PUB_OK;
-}
-
-/* Is there a unit with this id, counting deferred insertions? */
-static bool unit_known(const lg_units *u, int64_t id)
-{
-    int f = atomic_load(&u->front);
-    if (h_find(&u->st[f], id) >= 0)
-        return true;
-    for (size_t r = u->applied[f]; r < u->nrec; r++) {
-        const u_log *g = &u->rec[r];
-        if (!g->remove && (g->cols & LOG_XY))
-            for (size_t i = 0; i < g->n; i++)
-                if (g->ids[i] == id)
-                    return true;
-    }
-    return false;
 }
 
 /* ------------------------------------------------------------ writers */
@@ -848,7 +863,7 @@ static lg_error check_batch(lg_context *ctx, const lg_units *u, const lg_units_b
             return lg__fail(ctx, LG_ERR_ARG,
                             "lg_units_update: record %zu (unit %lld): kind %d is not in 0..%d", i,
                             (long long)id, (int)b->kind[i], LG_UNIT_KINDS - 1);
-        if (!b->x && !unit_known(u, id))
+        if (!b->x && h_find(&u->w, id) < 0)
             return lg__fail(ctx, LG_ERR_NOT_FOUND,
                             "lg_units_update: record %zu: unknown unit %lld and no position to "
                             "insert it with",
@@ -864,15 +879,15 @@ lg_error lg_units_update(lg_context *ctx, lg_units *u, const lg_units_batch *b)
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_update: units is NULL");
     pthread_mutex_lock(&u->wlock);
     lg_error err = check_batch(ctx, u, b);
-    if (!err && !rec_push(u, b, NULL, 0))
+    if (!err && !w_reserve(u, b))
         err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
-    if (!err)
-        u->deferred_units += b->n;
-    if (!err && publish_pending(u, false) == PUB_NOMEM) {
-        u->nrec--; /* not in the published copy: withdraw it */
-        u->deferred_units -= b->n;
-        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_update: out of memory for %zu units", b->n);
+    if (!err && b->n) {
+        w_apply(u, b);
+        w_maybe_regrid(u);
+    } else if (!err) {
+        u->w.version++; /* an empty batch still counts */
     }
+    reclaim(u);
     pthread_mutex_unlock(&u->wlock);
     return err;
 }
@@ -883,21 +898,25 @@ lg_error lg_units_remove(lg_context *ctx, lg_units *u, const int64_t *ids, size_
     if (!u || (n && !ids))
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_remove: units or ids is NULL");
     pthread_mutex_lock(&u->wlock);
-    /* removals are rare: publish what is deferred first, so the check sees it */
     lg_error err = LG_OK;
-    if (publish_pending(u, true) != PUB_OK)
-        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
-    int f = atomic_load(&u->front);
     for (size_t i = 0; i < n && !err; i++)
-        if (h_find(&u->st[f], ids[i]) < 0)
+        if (h_find(&u->w, ids[i]) < 0)
             err = lg__fail(ctx, LG_ERR_NOT_FOUND, "lg_units_remove: record %zu: unknown unit %lld",
                            i, (long long)ids[i]);
-    if (!err && !rec_push(u, NULL, ids, n))
-        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
-    if (!err && publish_pending(u, true) != PUB_OK) {
-        u->nrec--;
-        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
+    if (!err && u->caplk < n + 1) {
+        if (grow(&u->alloc, (void **)&u->lk, n + 1, sizeof *u->lk))
+            u->caplk = n + 1;
+        else
+            err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_remove: out of memory");
     }
+    if (!err) {
+        if (n)
+            w_remove(u, ids, n);
+        else
+            u->w.version++;
+        w_maybe_regrid(u);
+    }
+    reclaim(u);
     pthread_mutex_unlock(&u->wlock);
     return err;
 }
@@ -907,146 +926,273 @@ lg_error lg_units_flush(lg_context *ctx, lg_units *u)
     lg__clear(ctx);
     if (!u)
         return lg__fail(ctx, LG_ERR_ARG, "lg_units_flush: units is NULL");
+    /* every update is visible when it returns: nothing to publish */
     pthread_mutex_lock(&u->wlock);
-    lg_error err = LG_OK;
-    if (publish_pending(u, true) != PUB_OK)
-        err = lg__fail(ctx, LG_ERR_NOMEM, "lg_units_flush: out of memory");
+    reclaim(u);
     pthread_mutex_unlock(&u->wlock);
-    return err;
+    return LG_OK;
 }
 
 size_t lg_units_count(lg_units *u)
 {
-    if (!u)
-        return 0;
-    lg_units_view v;
-    lg_units_view_acquire(u, &v);
-    size_t n = v.state->n;
-    lg_units_view_release(&v);
-    return n;
+    return u ? atomic_load_explicit(&u->count, memory_order_relaxed) : 0;
 }
 
 /* ------------------------------------------------------------- queries */
 
 typedef struct u_cand {
     double d;
-    uint32_t slot;
     int64_t id;
+    int64_t station;
+    double x, y;
+    uint32_t kind;
 } u_cand;
 
+/* A bucket read and the version it had. */
+typedef struct u_read {
+    uint32_t c, v;
+} u_read;
+
 typedef struct u_query {
-    const u_state *s;
-    uint32_t smask, kmask, call, cany;
+    const u_grid *g;
+    uint32_t kind_status[LG_UNIT_KINDS]; /* statuses accepted for each kind (0: the kind is not) */
+    uint32_t call, cany;
     bool by_station;
     int64_t station;
     double maxd;
     u_cand *c; /* sorted ascending by (d, id) */
-    size_t n, k;
+    size_t n, k, ccap;
     double worst2; /* squared distances above this cannot enter */
+    u_read *rs;    /* read set */
+    size_t nrs, caprs;
+    const lg_allocator *alloc;
+    u_cand *cbuf; /* the caller's stack buffers, not freed */
+    u_read *rbuf;
+    enum { Q_OK, Q_ODD, Q_NOMEM } status;
+    uint32_t odd; /* the odd bucket met */
+    /* entries collected by q_bucket, not yet offered */
+#define Q_COLLECT 64
+    uint32_t m;
+    const u_word *pe[Q_COLLECT];
+    double pd2[Q_COLLECT];
 } u_query;
 
 /* Lower bound of the squared distance from (x, y) to bucket (xx, yy); border buckets
  * extend to infinity (they hold the units outside the grid). */
-static double cell_d2(const u_state *s, long xx, long yy, double x, double y, double slack)
+static double cell_d2(const u_grid *g, long xx, long yy, double x, double y, double slack)
 {
-    double lo = xx == 0 ? -INFINITY : s->gx0 + (double)xx * s->gcs;
-    double hi = xx == (long)s->nx - 1 ? INFINITY : s->gx0 + (double)(xx + 1) * s->gcs;
+    double lo = xx == 0 ? -INFINITY : g->gx0 + (double)xx * g->gcs;
+    double hi = xx == (long)g->nx - 1 ? INFINITY : g->gx0 + (double)(xx + 1) * g->gcs;
     double dx = lo - x > x - hi ? lo - x : x - hi;
-    lo = yy == 0 ? -INFINITY : s->gy0 + (double)yy * s->gcs;
-    hi = yy == (long)s->ny - 1 ? INFINITY : s->gy0 + (double)(yy + 1) * s->gcs;
+    lo = yy == 0 ? -INFINITY : g->gy0 + (double)yy * g->gcs;
+    hi = yy == (long)g->ny - 1 ? INFINITY : g->gy0 + (double)(yy + 1) * g->gcs;
     double dy = lo - y > y - hi ? lo - y : y - hi;
     dx = dx - slack > 0 ? dx - slack : 0;
     dy = dy - slack > 0 ? dy - slack : 0;
     return dx * dx + dy * dy;
 }
 
-static void q_bucket(u_query *q, const u_bucket *b, double x, double y)
+static bool q_grow_cands(u_query *q)
 {
-    const u_entry *e = b->e;
-    for (uint32_t i = 0; i < b->n; i++) {
-        double dx = e[i].x - x, dy = e[i].y - y, d2 = dx * dx + dy * dy;
-        if (d2 > q->worst2)
-            continue;
-        if (!((q->smask >> e[i].status) & 1u) || !((q->kmask >> e[i].kind) & 1u) ||
-            (e[i].caps & q->call) != q->call || (q->cany && !(e[i].caps & q->cany)))
-            continue;
-        uint32_t slot = e[i].slot;
-        if (q->by_station && q->s->station[slot] != q->station)
-            continue;
-        double d = sqrt(d2);
-        if (!(d <= q->maxd))
-            continue;
-        int64_t id = q->s->id[slot];
-        size_t j = q->n;
-        if (j == q->k) {
-            const u_cand *w = &q->c[j - 1];
-            if (d > w->d || (d == w->d && id > w->id))
-                continue;
-            j--;
-        } else {
-            q->n++;
+    size_t c = q->ccap * 2 < q->k ? q->ccap * 2 : q->k;
+    u_cand *p = lg__malloc(q->alloc, c * sizeof *p);
+    if (!p)
+        return false;
+    memcpy(p, q->c, q->n * sizeof *p);
+    if (q->c != q->cbuf)
+        lg__free(q->alloc, q->c);
+    q->c = p;
+    q->ccap = c;
+    return true;
+}
+
+static bool q_grow_reads(u_query *q)
+{
+    size_t c = q->caprs * 2;
+    u_read *p = lg__malloc(q->alloc, c * sizeof *p);
+    if (!p)
+        return false;
+    memcpy(p, q->rs, q->nrs * sizeof *p);
+    if (q->rs != q->rbuf)
+        lg__free(q->alloc, q->rs);
+    q->rs = p;
+    q->caprs = c;
+    return true;
+}
+
+/* Offer an entry that passed the distance and attribute tests to the k best. */
+static void q_offer(u_query *q, const u_word *e, double d2)
+{
+    if (d2 > q->worst2)
+        return;
+    int64_t station = (int64_t)LDA(&e[W_STATION]);
+    if (q->by_station && station != q->station)
+        return;
+    double d = sqrt(d2);
+    if (!(d <= q->maxd))
+        return;
+    int64_t id = (int64_t)LDA(&e[W_ID]);
+    size_t j = q->n;
+    if (j == q->k) {
+        const u_cand *w = &q->c[j - 1];
+        if (d > w->d || (d == w->d && id > w->id))
+            return;
+        j--;
+    } else {
+        if (q->n == q->ccap && !q_grow_cands(q)) {
+            q->status = Q_NOMEM;
+            return;
         }
-        while (j > 0 && (q->c[j - 1].d > d || (q->c[j - 1].d == d && q->c[j - 1].id > id))) {
-            q->c[j] = q->c[j - 1];
-            j--;
-        }
-        q->c[j] = (u_cand){d, slot, id};
-        if (q->n == q->k) {
-            double w = q->c[q->k - 1].d;
-            double t = w * w * (1.0 + 1e-14) + 1e-300;
-            q->worst2 = t < q->worst2 ? t : q->worst2;
-        }
+        q->n++;
+    }
+    while (j > 0 && (q->c[j - 1].d > d || (q->c[j - 1].d == d && q->c[j - 1].id > id))) {
+        q->c[j] = q->c[j - 1];
+        j--;
+    }
+    q->c[j] = (u_cand){d,
+                       id,
+                       station,
+                       w2d(LDA(&e[W_X])),
+                       w2d(LDA(&e[W_Y])),
+                       (uint32_t)(LDA(&e[W_ATTR]) >> 40) & 0xff};
+    if (q->n == q->k) {
+        double w = q->c[q->k - 1].d;
+        double t = w * w * (1.0 + 1e-14) + 1e-300;
+        q->worst2 = t < q->worst2 ? t : q->worst2;
     }
 }
 
-/* k nearest for one incident: rings of buckets outward until the bound stops us. */
+/* Does entry f pass the distance bound and the filter? Branch-free: these tests are
+ * unpredictable, and a mispredicted branch costs more than the test. */
+static inline uint32_t q_test(const u_query *q, const u_word *f, double x, double y, double worst2,
+                              double *d2out)
+{
+    double dx = w2d(LDA(&f[W_X])) - x, dy = w2d(LDA(&f[W_Y])) - y;
+    double d2 = dx * dx + dy * dy;
+    uint64_t a = LDA(&f[W_ATTR]);
+    uint32_t caps = (uint32_t)a;
+    *d2out = d2;
+    return (q->kind_status[(a >> 40) & (LG_UNIT_KINDS - 1)] >> ((a >> 32) & 31)) &
+           ((caps & q->call) == q->call) & (((caps & q->cany) != 0) | (q->cany == 0)) &
+           (d2 <= worst2) & 1u;
+}
+
+/* Offer the entries collected so far. */
+static void q_flush(u_query *q)
+{
+    for (uint32_t j = 0; j < q->m && q->status == Q_OK; j++)
+        q_offer(q, q->pe[j], q->pd2[j]);
+    q->m = 0;
+}
+
+/*
+ * Read bucket c: record its version, and collect the entries that pass the tests
+ * (q_flush offers them; collecting several buckets before offering saves branches).
+ */
+static void q_bucket(u_query *q, uint32_t c, double x, double y)
+{
+    const u_hdr *h = &q->g->h[c];
+    uint32_t v = atomic_load_explicit(&h->ver, memory_order_acquire);
+    if (v & 1) {
+        q->status = Q_ODD;
+        q->odd = c;
+        return;
+    }
+    if (q->nrs == q->caprs && !q_grow_reads(q)) {
+        q->status = Q_NOMEM;
+        return;
+    }
+    q->rs[q->nrs++] = (u_read){c, v};
+    const u_word *blk = atomic_load_explicit(&h->blk, memory_order_acquire);
+    uint32_t n = LDA(&h->n);
+    uint64_t cap = LD(&blk[0]); /* set before the block was published */
+    if (n > cap)
+        n = (uint32_t)cap; /* a torn read: memory-safe, and the check will fail */
+    const u_word *e = blk + 1;
+    if (q->m + 4 > Q_COLLECT)
+        q_flush(q);
+    /* every block holds at least 4 entries: test 4 without a loop (entries past n are
+     * stale but readable; their result is masked) */
+    double worst2 = q->worst2;
+    uint32_t m = q->m;
+    for (uint32_t i = 0; i < 4; i++) {
+        q->pe[m] = e + (size_t)i * U_EW;
+        m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[m]) & (i < n);
+    }
+    q->m = m;
+    for (uint32_t i = 4; i < n; i++) {
+        if (q->m == Q_COLLECT)
+            q_flush(q);
+        worst2 = q->worst2;
+        q->pe[q->m] = e + (size_t)i * U_EW;
+        q->m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[q->m]);
+    }
+}
+
+/* k nearest for one incident: rings of buckets outward until the bound stops us. Stops
+ * early (status != Q_OK) on an odd bucket or NOMEM. */
 static void q_run(u_query *q, double x, double y)
 {
-    const u_state *s = q->s;
+    const u_grid *g = q->g;
     q->n = 0;
+    q->m = 0;
+    q->nrs = 0;
+    q->status = Q_OK;
     q->worst2 = isinf(q->maxd) ? INFINITY : q->maxd * q->maxd * (1.0 + 1e-14) + 1e-300;
-    if (!s->n || !s->b)
+    if (!g)
         return;
-    long nx = s->nx, ny = s->ny;
-    uint32_t c0 = cell_of(s, x, y);
-    long cx = c0 % s->nx, cy = c0 / s->nx;
+    long nx = g->nx, ny = g->ny;
+    uint32_t c0 = cell_of(g, x, y);
+    long cx = c0 % g->nx, cy = c0 / g->nx;
     /* slack for floor() at cell boundaries: a point just left of a boundary may sit in
      * the bucket to its right */
-    double slack = s->gcs * 1e-9 + 1e-9 * (fabs(x) + fabs(y));
-    for (long r = 0;; r++) {
-        long xa = cx - r, xb = cx + r, ya = cy - r, yb = cy + r;
-        for (long yy = ya; yy <= yb; yy++) {
-            if (yy < 0 || yy >= ny)
+    double slack = g->gcs * 1e-9 + 1e-9 * (fabs(x) + fabs(y));
+    /* the 3 x 3 block around the incident, collected at once */
+    for (long yy = cy - 1; yy <= cy + 1; yy++) {
+        if (yy < 0 || yy >= ny)
+            continue;
+        for (long xx = cx - 1; xx <= cx + 1; xx++) {
+            if (xx < 0 || xx >= nx)
                 continue;
-            const u_bucket *row = s->b + yy * nx;
-            if (yy == ya || yy == yb) {
-                long lo = xa < 0 ? 0 : xa, hi = xb >= nx ? nx - 1 : xb;
-                for (long xx = lo; xx <= hi; xx++)
-                    if (row[xx].n && (r < 2 || cell_d2(s, xx, yy, x, y, slack) <= q->worst2))
-                        q_bucket(q, &row[xx], x, y);
-            } else {
-                if (xa >= 0 && row[xa].n && (r < 2 || cell_d2(s, xa, yy, x, y, slack) <= q->worst2))
-                    q_bucket(q, &row[xa], x, y);
-                if (xb < nx && row[xb].n && (r < 2 || cell_d2(s, xb, yy, x, y, slack) <= q->worst2))
-                    q_bucket(q, &row[xb], x, y);
+            q_bucket(q, (uint32_t)(yy * nx + xx), x, y);
+            if (q->status != Q_OK)
+                return;
+        }
+    }
+    q_flush(q);
+    for (long r = 1;; r++) {
+        long xa = cx - r, xb = cx + r, ya = cy - r, yb = cy + r;
+        if (r > 1) {
+            long lo = xa < 0 ? 0 : xa, hi = xb >= nx ? nx - 1 : xb;
+            for (long yy = ya < 0 ? 0 : ya; yy <= yb && yy < ny; yy++) {
+                uint32_t row = (uint32_t)(yy * nx);
+                long step = (yy == ya || yy == yb) ? 1 : 2 * r;
+                for (long xx = (step == 1 ? lo : xa); xx <= hi; xx += step) {
+                    if (xx < 0 || cell_d2(g, xx, yy, x, y, slack) > q->worst2)
+                        continue;
+                    q_bucket(q, row + (uint32_t)xx, x, y);
+                    q_flush(q);
+                    if (q->status != Q_OK)
+                        return;
+                }
             }
         }
         /* distance from (x, y) to the nearest unscanned bucket; border sides are open */
         double lb = INFINITY;
         if (xa > 0) {
-            double d = x - (s->gx0 + (double)xa * s->gcs);
+            double d = x - (g->gx0 + (double)xa * g->gcs);
             lb = d < lb ? d : lb;
         }
         if (xb < nx - 1) {
-            double d = (s->gx0 + (double)(xb + 1) * s->gcs) - x;
+            double d = (g->gx0 + (double)(xb + 1) * g->gcs) - x;
             lb = d < lb ? d : lb;
         }
         if (ya > 0) {
-            double d = y - (s->gy0 + (double)ya * s->gcs);
+            double d = y - (g->gy0 + (double)ya * g->gcs);
             lb = d < lb ? d : lb;
         }
         if (yb < ny - 1) {
-            double d = (s->gy0 + (double)(yb + 1) * s->gcs) - y;
+            double d = (g->gy0 + (double)(yb + 1) * g->gcs) - y;
             lb = d < lb ? d : lb;
         }
         if (isinf(lb))
@@ -1057,90 +1203,243 @@ static void q_run(u_query *q, double x, double y)
     }
 }
 
-static uint32_t flags_of(const lg_units *u, const u_state *s, uint32_t slot, int64_t inc_station,
-                         bool inc_in)
+/* Did every bucket read keep its version, and the grid stay published? */
+static bool q_valid(const u_query *q, lg_units *live)
+{
+    /* the acquire loads of the bucket words keep these loads after them */
+    for (size_t i = 0; i < q->nrs; i++)
+        if (LD(&q->g->h[q->rs[i].c].ver) != q->rs[i].v)
+            return false;
+    return atomic_load_explicit(&live->live, memory_order_relaxed) == q->g;
+}
+
+/* Wait until bucket c of g is even again: spin for about a microsecond, then sleep on
+ * the writer's mutex (the writer holds it for the whole batch). */
+static void wait_even(lg_units *u, const u_grid *g, uint32_t c)
+{
+    for (int i = 0; i < 2048; i++) {
+        if (!(atomic_load_explicit(&g->h[c].ver, memory_order_relaxed) & 1))
+            return;
+        pause_cpu();
+    }
+    pthread_mutex_lock(&u->wlock);
+    pthread_mutex_unlock(&u->wlock);
+}
+
+/* One incident against the live grid: optimistic attempts, then under the mutex. */
+static void q_live(u_query *q, lg_units *u, double x, double y)
+{
+    for (int attempt = 0; attempt < U_RETRIES; attempt++) {
+        q->g = atomic_load_explicit(&u->live, memory_order_acquire);
+        q_run(q, x, y);
+        if (q->status == Q_NOMEM)
+            break;
+        if (q->status == Q_ODD) {
+            wait_even(u, q->g, q->odd);
+            continue;
+        }
+        if (q_valid(q, u))
+            return;
+    }
+    /* the writer is too busy (or a read set could not grow): exclude it */
+    pthread_mutex_lock(&u->wlock);
+    q->g = u->w.grid;
+    q_run(q, x, y);
+    pthread_mutex_unlock(&u->wlock);
+}
+
+static uint32_t flags_of(const lg_units *u, const u_cand *c, int64_t inc_station, bool inc_in)
 {
     uint32_t f = 0;
     if (!u->cells)
         return 0;
-    if (s->station[slot] != inc_station)
+    if (c->station != inc_station)
         f |= LG_UNIT_CROSS_STATION;
-    if (!inc_in || lg_layer_locate(u->cells, s->x[slot], s->y[slot]) < 0)
+    if (!inc_in || lg_layer_locate(u->cells, c->x, c->y) < 0)
         f |= LG_UNIT_CROSS_COUNTY;
     return f;
 }
 
-lg_error lg_units_view_nearest(const lg_units_view *v, const double *x, const double *y, size_t n,
-                               size_t k, const lg_unit_filter *f, const lg_unit_results *out)
+/* The live registry (live != NULL) or a view's private grid vg. */
+static lg_error nearest_impl(const lg_units *u, lg_units *live, const u_grid *vg, const double *x,
+                             const double *y, size_t n, size_t k, const lg_unit_filter *f,
+                             const lg_unit_results *out)
 {
-    if (!v || !v->state || !v->owner || (n && (!x || !y)) || !out || (n && !out->ids) || k == 0)
-        return LG_ERR_ARG;
-    if (n && k > SIZE_MAX / n)
-        return LG_ERR_ARG;
-    const lg_units *u = v->owner;
     lg_unit_filter flt = {0};
     if (f)
         flt = *f;
-    u_cand cbuf[64];
-    u_query q = {0};
-    q.s = v->state;
-    q.smask = flt.status_mask ? flt.status_mask : UINT32_MAX;
-    q.kmask = flt.kind_mask ? flt.kind_mask : UINT32_MAX;
+    u_cand cbuf[32];
+    u_read rbuf[128];
+    u_query q; /* not zeroed: its collection arrays are large; every field is set here */
+    q.g = NULL;
+    q.n = q.m = 0;
+    q.nrs = 0;
+    q.worst2 = INFINITY;
+    q.status = Q_OK;
+    q.odd = 0;
+    uint32_t smask = flt.status_mask ? flt.status_mask : UINT32_MAX;
+    uint32_t kmask = flt.kind_mask ? flt.kind_mask : UINT32_MAX;
+    for (int kd = 0; kd < LG_UNIT_KINDS; kd++)
+        q.kind_status[kd] = (kmask >> kd) & 1u ? smask : 0;
     q.call = flt.caps_all;
     q.cany = flt.caps_any;
     q.by_station = flt.by_station;
     q.station = flt.station;
     q.maxd = flt.max_dist_m > 0 ? flt.max_dist_m : INFINITY;
-    size_t kk = k < q.s->n ? k : q.s->n;
-    q.k = kk;
-    q.c = cbuf;
-    if (kk > 64) {
-        q.c = lg__malloc(&u->alloc, kk * sizeof *q.c);
-        if (!q.c)
-            return LG_ERR_NOMEM;
-    }
+    q.k = k;
+    q.c = q.cbuf = cbuf;
+    q.ccap = k < 32 ? k : 32;
+    q.rs = q.rbuf = rbuf;
+    q.caprs = 128;
+    q.alloc = &u->alloc;
+    lg_error err = LG_OK;
     for (size_t i = 0; i < n; i++) {
         q.n = 0;
-        if (kk && isfinite(x[i]) && isfinite(y[i]))
-            q_run(&q, x[i], y[i]);
+        if (isfinite(x[i]) && isfinite(y[i])) {
+            if (live) {
+                q_live(&q, live, x[i], y[i]);
+            } else {
+                q.g = vg;
+                q_run(&q, x[i], y[i]);
+            }
+            if (q.status == Q_NOMEM) {
+                err = LG_ERR_NOMEM;
+                q.n = 0;
+            }
+        }
         int64_t inc_station = LG_NONE;
         bool inc_in = false;
         if (u->cells && out->flags && q.n) {
-            int64_t row = isfinite(x[i]) ? lg_layer_locate(u->cells, x[i], y[i]) : LG_NONE;
+            int64_t row = lg_layer_locate(u->cells, x[i], y[i]);
             inc_in = row >= 0;
             inc_station = row >= 0 ? u->cell_station[row] : LG_NONE;
         }
         size_t base = i * k;
         for (size_t j = 0; j < k; j++) {
             bool has = j < q.n;
-            const u_cand *c = &q.c[j];
+            const u_cand *c = &q.c[j < q.n ? j : 0];
             out->ids[base + j] = has ? c->id : LG_NONE;
             if (out->dist_m)
                 out->dist_m[base + j] = has ? c->d : INFINITY;
             if (out->eta_s)
                 out->eta_s[base + j] =
-                    has ? c->d * u->detour / u->speed[q.s->kind[c->slot]] : INFINITY;
+                    has ? c->d * u->detour / u->speed[c->kind & (LG_UNIT_KINDS - 1)] : INFINITY;
             if (out->flags)
-                out->flags[base + j] = has ? flags_of(u, q.s, c->slot, inc_station, inc_in) : 0;
+                out->flags[base + j] = has ? flags_of(u, c, inc_station, inc_in) : 0;
         }
         if (out->count)
             out->count[i] = q.n;
     }
     if (q.c != cbuf)
         lg__free(&u->alloc, q.c);
-    return LG_OK;
+    if (q.rs != rbuf)
+        lg__free(&u->alloc, q.rs);
+    return err;
+}
+
+static bool nearest_args_ok(const double *x, const double *y, size_t n, size_t k,
+                            const lg_unit_results *out)
+{
+    if ((n && (!x || !y)) || !out || (n && !out->ids) || k == 0)
+        return false;
+    return !(n && k > SIZE_MAX / n);
 }
 
 lg_error lg_units_nearest(lg_units *u, const double *x, const double *y, size_t n, size_t k,
                           const lg_unit_filter *f, const lg_unit_results *out)
 {
-    if (!u)
+    if (!u || !nearest_args_ok(x, y, n, k, out))
         return LG_ERR_ARG;
-    lg_units_view v;
-    lg_units_view_acquire(u, &v);
-    lg_error err = lg_units_view_nearest(&v, x, y, n, k, f, out);
-    lg_units_view_release(&v);
+    _Atomic long *p = pin(u);
+    lg_error err = nearest_impl(u, u, NULL, x, y, n, k, f, out);
+    unpin(p);
     return err;
+}
+
+/* ----------------------------------------------------------------- views */
+
+/* Copy the writer's units (under its mutex) into a snapshot; its grid is built after. */
+static bool snap_copy(const u_state *w, u_state *s)
+{
+    if (!st_reserve_units(s, w->n) || !h_reserve(s, w->n > 8 ? w->n : 8))
+        return false;
+    size_t n = w->n;
+    s->n = n;
+    s->version = w->version;
+    memcpy(s->id, w->id, n * sizeof *s->id);
+    memcpy(s->x, w->x, n * sizeof *s->x);
+    memcpy(s->y, w->y, n * sizeof *s->y);
+    memcpy(s->t, w->t, n * sizeof *s->t);
+    memcpy(s->station, w->station, n * sizeof *s->station);
+    memcpy(s->caps, w->caps, n * sizeof *s->caps);
+    memcpy(s->status, w->status, n * sizeof *s->status);
+    memcpy(s->kind, w->kind, n * sizeof *s->kind);
+    if (s->hcap == w->hcap) {
+        memcpy(s->hkey, w->hkey, w->hcap * sizeof *s->hkey);
+        memcpy(s->hval, w->hval, w->hcap * sizeof *s->hval);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            h_put(s, s->id[i], (uint32_t)i);
+    }
+    return true;
+}
+
+void lg_units_view_acquire(lg_units *u, lg_units_view *v)
+{
+    if (!v)
+        return;
+    v->state = NULL;
+    v->owner = u;
+    v->slot = 0;
+    if (!u)
+        return;
+    u_state *s = lg__calloc(&u->alloc, 1, sizeof *s);
+    if (!s)
+        return;
+    s->alloc = &u->alloc;
+    u_grid geo = {0};
+    bool has_grid;
+    pthread_mutex_lock(&u->wlock);
+    bool ok = snap_copy(&u->w, s);
+    has_grid = u->w.grid != NULL;
+    if (has_grid)
+        geo = *u->w.grid;
+    pthread_mutex_unlock(&u->wlock);
+    if (ok && has_grid) {
+        geo.h = NULL;
+        geo.pend = NULL;
+        s->grid = grid_build(&u->alloc, s, &geo);
+        ok = s->grid != NULL;
+    }
+    if (!ok) {
+        st_free(s);
+        lg__free(&u->alloc, s);
+        return;
+    }
+    v->state = s;
+}
+
+void lg_units_view_release(lg_units_view *v)
+{
+    if (!v || !v->owner)
+        return;
+    if (v->state) {
+        u_state *s = (u_state *)v->state;
+        st_free(s);
+        lg__free(&v->owner->alloc, s);
+    }
+    v->owner = NULL;
+    v->state = NULL;
+}
+
+lg_error lg_units_view_nearest(const lg_units_view *v, const double *x, const double *y, size_t n,
+                               size_t k, const lg_unit_filter *f, const lg_unit_results *out)
+{
+    if (!v || !v->owner || !nearest_args_ok(x, y, n, k, out))
+        return LG_ERR_ARG;
+    if (!v->state)
+        return LG_ERR_NOMEM; /* the snapshot could not be taken */
+    return nearest_impl(v->owner, NULL, v->state->grid, x, y, n, k, f, out);
 }
 
 size_t lg_units_view_count(const lg_units_view *v)

@@ -786,8 +786,9 @@ static void test_nomem(void **state)
     }
 }
 
-/* A view held across updates: later batches are deferred, never half visible. */
-static void test_deferred(void **state)
+/* A view is a snapshot: updates are visible at once to new queries and views, and a
+ * view held across them keeps the state it was taken in. */
+static void test_view_snapshot(void **state)
 {
     (void)state;
     lg_units *reg = new_reg(NULL);
@@ -798,47 +799,63 @@ static void test_deferred(void **state)
     lg_units_view v;
     lg_units_view_acquire(reg, &v);
     uint64_t v0 = lg_units_view_version(&v);
-    /* the first update after the view is taken goes to the other copy: visible */
+    assert_int_equal(v0, 1);
     x = 10;
     assert_int_equal(lg_units_update(NULL, reg, &b), LG_OK);
-    lg_units_view w;
-    lg_units_view_acquire(reg, &w);
-    assert_true(lg_units_view_version(&w) > v0);
-    lg_units_view_release(&w);
-    /* the next ones need the copy v pins: deferred, v unchanged */
     int64_t ids2[3] = {2, 3, 4};
     double xs[3] = {20, 30, 40}, ys[3] = {0, 0, 0};
     lg_units_batch b2 = {3, ids2, xs, ys, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(lg_units_update(NULL, reg, &b2), LG_OK);
     int32_t busy = LG_STATUS_BUSY;
     lg_units_batch b3 = {1, ids2, NULL, NULL, NULL, &busy, NULL, NULL, NULL};
-    /* a status-only update of a unit whose insertion is still deferred is accepted */
     assert_int_equal(lg_units_update(NULL, reg, &b3), LG_OK);
-    assert_int_equal(lg_units_count(reg), 1);
+    /* visible at once, no flush needed */
+    assert_int_equal(lg_units_count(reg), 4);
+    lg_units_view w;
+    lg_units_view_acquire(reg, &w);
+    assert_int_equal(lg_units_view_version(&w), v0 + 3);
+    assert_int_equal(lg_units_view_count(&w), 4);
+    lg_units_view_release(&w);
+    double qx = 0, qy = 0;
+    int64_t got[4];
+    double gd[4];
+    size_t cnt = 0;
+    lg_unit_results r = {got, gd, NULL, NULL, &cnt};
+    assert_int_equal(lg_units_nearest(reg, &qx, &qy, 1, 4, NULL, &r), LG_OK);
+    assert_int_equal(cnt, 4);
+    assert_int_equal(got[0], 1);
+    assert_true(gd[0] == 10);
+    /* the held view is unchanged, and queries on it see its state */
+    assert_int_equal(lg_units_view_version(&v), v0);
     assert_int_equal(lg_units_view_count(&v), 1);
     double px;
     lg_units_view_get(&v, 0, 1, NULL, &px, NULL, NULL, NULL, NULL, NULL, NULL);
     assert_true(px == 0);
+    assert_int_equal(lg_units_view_find(&v, 2), LG_NONE);
+    assert_int_equal(lg_units_view_nearest(&v, &qx, &qy, 1, 4, NULL, &r), LG_OK);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(got[0], 1);
+    assert_true(gd[0] == 0);
     lg_units_view_release(&v);
-    /* no reader left: the next call (or a flush) publishes everything at once */
+    /* flush has nothing to publish */
     assert_int_equal(lg_units_flush(NULL, reg), LG_OK);
-    assert_int_equal(lg_units_count(reg), 4);
     model m = {0};
     lg_units_batch b1 = b;
     m_apply(&m, &b1);
     m_apply(&m, &b2);
     m_apply(&m, &b3);
     check_contents(reg, &m);
-    /* and the other copy catches up: a further update shows both agree */
     x = 11;
     assert_int_equal(lg_units_update(NULL, reg, &b), LG_OK);
     m_apply(&m, &b);
     check_contents(reg, &m);
-    x = 12;
-    assert_int_equal(lg_units_update(NULL, reg, &b), LG_OK);
-    m_apply(&m, &b);
-    check_contents(reg, &m);
     check_query(reg, &m, 25, 0, 4, &(lg_unit_filter){0});
+    /* removal is visible at once too */
+    assert_int_equal(lg_units_remove(NULL, reg, &id, 1), LG_OK);
+    assert_int_equal(lg_units_count(reg), 3);
+    assert_int_equal(lg_units_nearest(reg, &qx, &qy, 1, 4, NULL, &r), LG_OK);
+    assert_int_equal(cnt, 3);
+    assert_int_equal(got[0], 2);
     lg_units_free(reg);
     free(m.u);
 }
@@ -854,7 +871,7 @@ int main(void)
         cmocka_unit_test(test_county_flags),
         cmocka_unit_test(test_runcards),
         cmocka_unit_test(test_nomem),
-        cmocka_unit_test(test_deferred),
+        cmocka_unit_test(test_view_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

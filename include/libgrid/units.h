@@ -5,19 +5,14 @@
  * CRS of the cell layer, if one is given). Distances are Euclidean metres in that
  * CRS. GPS/BeiDou lon/lat must be transformed first (lg_transform_apply, in batches).
  *
- * Concurrency model (docs/DISPATCH.md): two copies of the state (unit arrays, id
- * map, bucket grid) and a log of the batches one copy still lacks. Readers use the
- * published copy; the one writer brings the other copy up to date, applies the new
- * batch to it and publishes it with one atomic store. It may write that copy only
- * when no reader is left in it, i.e. no reader still holds a view it took before the
- * previous publication. When one does, the writer does not wait: it keeps the batch
- * in the log (deferred) and returns; the next writer call that finds the copy free,
- * or lg_units_flush, publishes all deferred batches at once. Readers never block and
- * never see a part of a batch: a pin is one atomic increment of a striped counter
- * between two loads of the published index (retried only if a publication falls in
- * between), a release one decrement. Costs: twice the memory, every batch applied
- * twice and copied once into the log. Updates from several threads are serialised
- * by a mutex in the registry.
+ * Concurrency model (docs/DISPATCH.md): one writer (updates from several threads are
+ * serialised by a mutex in the registry), any number of lock-free readers. One copy of
+ * the index whose buckets carry versions: the writer marks every bucket a batch touches
+ * (odd version), changes them and unmarks them; a query records the version of every
+ * bucket it reads and, once it has its answer, checks that none changed, else runs
+ * again. So each answer is exact for a state committed while the query ran, and a batch
+ * is never seen in part. A move costs two small bucket writes. Views are snapshots
+ * (copied under the writer's mutex), for checks and exports.
  */
 #ifndef LIBGRID_UNITS_H
 #define LIBGRID_UNITS_H
@@ -123,26 +118,22 @@ typedef struct lg_units_batch {
  * is checked first: on any error (LG_ERR_ARG for a negative id, a NaN or infinite
  * coordinate, a status or kind out of range; LG_ERR_NOT_FOUND; LG_ERR_NOMEM) the
  * registry is unchanged and ctx names the record and the reason. Readers see the
- * batch all at once, never a part of it: from the moment the call returns, unless a
- * reader still holds a view taken before the previous publication; then the batch is
- * deferred until the next writer call that finds no such reader, or lg_units_flush
- * (after 65,536 deferred batches or 2^20 deferred unit updates the writer waits
- * for the readers). Cost: O(batch) twice,
- * plus a copy into the log.
+ * batch all at once, never a part of it, from the moment the call returns (queries that
+ * meet one of its buckets while it is applied wait for it: about a microsecond for a
+ * few units). The writer never waits for readers. Cost: O(batch).
  */
 LG_API lg_error lg_units_update(lg_context *ctx, lg_units *units, const lg_units_batch *batch);
 /**
- * Publish deferred batches, waiting for readers that hold old views if necessary.
- * After it returns LG_OK every batch accepted before is visible.
+ * Kept for compatibility: every batch is visible when lg_units_update returns, so this
+ * only frees memory no reader can hold any more. Returns LG_OK.
  */
 LG_API lg_error lg_units_flush(lg_context *ctx, lg_units *units);
 /**
- * Remove n units; LG_ERR_NOT_FOUND (registry unchanged) if any id is unknown.
- * Removals are rare: this call publishes deferred batches first and waits for
- * readers holding old views, and the removal is visible when it returns.
+ * Remove n units; LG_ERR_NOT_FOUND (registry unchanged) if any id is unknown. The
+ * removal is visible when the call returns; it counts as one batch.
  */
 LG_API lg_error lg_units_remove(lg_context *ctx, lg_units *units, const int64_t *ids, size_t n);
-/** Number of units in the published state. */
+/** Number of units in the committed state. */
 LG_API size_t lg_units_count(lg_units *units);
 
 /* ---------------------------------------------------------------- queries */
@@ -173,17 +164,19 @@ typedef struct lg_unit_results {
 
 /**
  * The k nearest units matching filter f (NULL: all) for each of n incidents
- * (x[i], y[i]). The whole batch sees one published state (while it runs, the writer
- * defers: split very large batches). LG_ERR_ARG for k == 0 or NULL
- * arrays; a non-finite incident gets an empty row.
+ * (x[i], y[i]). Lock-free; each row is exact for a state committed while the call ran
+ * (rows of one call may see different states: use a view for one state across rows).
+ * LG_ERR_ARG for k == 0 or NULL arrays; LG_ERR_NOMEM if scratch for a very large k or
+ * a very long search could not be allocated; a non-finite incident gets an empty row.
  */
 LG_API lg_error lg_units_nearest(lg_units *units, const double *x, const double *y, size_t n,
                                  size_t k, const lg_unit_filter *f, const lg_unit_results *out);
 
 /**
- * A pinned, immutable state of the registry. While a view is held, updates after the
- * next one are deferred, so hold it for the span of a few queries. Views are plain
- * values; a thread may hold several.
+ * An immutable snapshot of the registry: its units copied under the writer's mutex
+ * (O(units), the writer waits for the copy) and indexed privately. Holding it costs
+ * memory only; updates go on. Views are plain values; a thread may hold several. For
+ * checks and exports: dispatch queries use lg_units_nearest.
  */
 typedef struct lg_units_view {
     const struct lg_units_state *state; /**< opaque */
@@ -191,12 +184,12 @@ typedef struct lg_units_view {
     unsigned slot; /**< opaque */
 } lg_units_view;
 
-/** Pin the published state (lock-free: two loads and one increment, retried only if an
- *  update is published in between). */
+/** Take a snapshot. Waits for a batch being applied. Out of memory: the view is empty
+ *  (count 0; lg_units_view_nearest fails with LG_ERR_NOMEM). */
 LG_API void lg_units_view_acquire(lg_units *units, lg_units_view *view);
-/** Unpin (one atomic decrement). */
+/** Free the snapshot. */
 LG_API void lg_units_view_release(lg_units_view *view);
-/** lg_units_nearest on a pinned state. */
+/** lg_units_nearest on the snapshot. */
 LG_API lg_error lg_units_view_nearest(const lg_units_view *view, const double *x, const double *y,
                                       size_t n, size_t k, const lg_unit_filter *f,
                                       const lg_unit_results *out);
