@@ -7,10 +7,15 @@
  * (Boost.Geometry, nanoflann, libspatialindex) when built with them (BU_HAVE_PEERS).
  *
  * Our figures are taken with the other side running: queries are timed while a
- * background writer moves units, moves are timed while a background reader queries.
- * The peers are timed alone (single thread, no lock): their best case. Times are wall
- * clock (CLOCK_MONOTONIC) medians of --runs runs with fixed seeds; ratios are the peer's
- * ns/op over ours. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R] [--load L]
+ * background writer moves units (flat out, and paced at --feed-rate moves per second, a
+ * feed's rate), moves are timed while a background reader queries flat out. The peers
+ * are timed alone (single thread, no lock): their best case. Each row gives wall-clock
+ * (CLOCK_MONOTONIC) ns/op and the timed thread's CPU ns/op (CLOCK_THREAD_CPUTIME_ID:
+ * on a loaded machine the wall clock also counts time the thread waited for a core,
+ * which with a background thread of ours is one more runnable thread than the peers
+ * have); medians of --runs runs with fixed seeds; ratios are the peer's over ours, for
+ * each clock. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R]
+ * [--load L] [--feed-rate MOVES_PER_S]
  */
 #define _POSIX_C_SOURCE 200809L
 #include "libgrid.h"
@@ -65,6 +70,16 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+static double cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* CPU time of the timed thread in the last timed loop, per op (set by the loops) */
+static double last_cpu;
+
 static int dcmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -81,9 +96,10 @@ static double median(double *v, int n)
 
 static size_t N = 10000, Q = 20000, M = 20000;
 static int RUNS = 5;
-static double LOAD = 0; /* bucket_load option, 0: the default */
-static double *ux, *uy; /* initial unit positions */
-static uint8_t *pass;   /* unit passes the filter (status == AVAILABLE) */
+static double LOAD = 0;      /* bucket_load option, 0: the default */
+static double FEED = 100000; /* paced background writer, moves per second */
+static double *ux, *uy;      /* initial unit positions */
+static uint8_t *pass;        /* unit passes the filter (status == AVAILABLE) */
 static int32_t *ustatus;
 static double *qx, *qy; /* incidents */
 static int64_t *mid;    /* moves of a run */
@@ -105,7 +121,8 @@ typedef struct bg {
     lg_units *reg;
     atomic_bool stop;
     atomic_long ops;
-    int mode; /* 0: writer (moves), 1: reader (queries) */
+    int mode;    /* 0: writer (moves), 1: reader (queries) */
+    double rate; /* ops per second, 0: flat out */
 } bg;
 
 static void *bg_main(void *arg)
@@ -113,7 +130,14 @@ static void *bg_main(void *arg)
     bg *b = arg;
     uint64_t s = 77;
     long ops = 0;
+    double t0 = now_ns();
     while (!atomic_load(&b->stop)) {
+        if (b->rate > 0 && (double)ops > (now_ns() - t0) * 1e-9 * b->rate) {
+            /* ahead of the feed: give the core away for a moment */
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (b->mode == 0) {
             /* move a unit to a random place, keeping its status */
             int64_t id = (int64_t)(rng(&s) % N);
@@ -149,10 +173,11 @@ static lg_units *ours_build(void)
     return reg;
 }
 
-static void bg_start(bg *b, pthread_t *t, lg_units *reg, int mode)
+static void bg_start(bg *b, pthread_t *t, lg_units *reg, int mode, double rate)
 {
     b->reg = reg;
     b->mode = mode;
+    b->rate = rate;
     atomic_init(&b->stop, false);
     atomic_init(&b->ops, 0);
     pthread_create(t, NULL, bg_main, b);
@@ -170,22 +195,24 @@ static double ours_query(lg_units *reg, size_t *sink)
     lg_unit_filter f = {.status_mask = 1u << LG_STATUS_AVAILABLE};
     int64_t ids[K];
     lg_unit_results r = {ids, NULL, NULL, NULL, NULL};
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < Q; i++) {
         lg_units_nearest(reg, &qx[i], &qy[i], 1, K, &f, &r);
         *sink += (size_t)ids[0];
     }
+    last_cpu = (cpu_ns() - c0) / (double)Q;
     return (now_ns() - t0) / (double)Q;
 }
 
 static double ours_moves(lg_units *reg, size_t batch)
 {
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < M; i += batch) {
         size_t n = M - i < batch ? M - i : batch;
         lg_units_batch b = {n, mid + i, mx + i, my + i, NULL, NULL, NULL, NULL, NULL};
         lg_units_update(NULL, reg, &b);
     }
+    last_cpu = (cpu_ns() - c0) / (double)M;
     return (now_ns() - t0) / (double)M;
 }
 
@@ -216,17 +243,18 @@ static double rt_query(lg_rtree *t, size_t *sink)
     lg_nearest_options o = {.k = K, .filter = rt_pass};
     int64_t ids[K];
     size_t nf;
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < Q; i++) {
         lg_rtree_nearest(t, qx[i], qy[i], &o, ids, NULL, &nf);
         *sink += (size_t)ids[0];
     }
+    last_cpu = (cpu_ns() - c0) / (double)Q;
     return (now_ns() - t0) / (double)Q;
 }
 
 static double rt_moves(lg_rtree *t, double *cx, double *cy, bool use_update)
 {
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < M; i++) {
         int64_t id = mid[i];
         double ob[4] = {cx[id], cy[id], cx[id], cy[id]}, nb[4] = {mx[i], my[i], mx[i], my[i]};
@@ -239,6 +267,7 @@ static double rt_moves(lg_rtree *t, double *cx, double *cy, bool use_update)
         cx[id] = mx[i];
         cy[id] = my[i];
     }
+    last_cpu = (cpu_ns() - c0) / (double)M;
     return (now_ns() - t0) / (double)M;
 }
 
@@ -270,7 +299,7 @@ static int g_dist(const void *a, const void *b, double *d, void *udata)
 
 static double geos_query(GEOSContextHandle_t h, GEOSSTRtree *t, size_t *sink)
 {
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < Q; i++) {
         gq q = {qx[i], qy[i], {0}, 0};
         GEOSGeometry *p = GEOSGeom_createPointFromXY_r(h, qx[i], qy[i]);
@@ -283,6 +312,7 @@ static double geos_query(GEOSContextHandle_t h, GEOSSTRtree *t, size_t *sink)
         GEOSGeom_destroy_r(h, p);
         *sink += (size_t)q.taken[0];
     }
+    last_cpu = (cpu_ns() - c0) / (double)Q;
     return (now_ns() - t0) / (double)Q;
 }
 
@@ -321,11 +351,12 @@ static size_t brute(double x, double y, int64_t *out)
 static double brute_query(size_t *sink)
 {
     int64_t ids[K];
-    double t0 = now_ns();
+    double t0 = now_ns(), c0 = cpu_ns();
     for (size_t i = 0; i < Q; i++) {
         brute(qx[i], qy[i], ids);
         *sink += (size_t)ids[0];
     }
+    last_cpu = (cpu_ns() - c0) / (double)Q;
     return (now_ns() - t0) / (double)Q;
 }
 
@@ -333,15 +364,17 @@ static double brute_query(size_t *sink)
 
 typedef struct row {
     char name[96];
-    double ns;
+    double ns, cpu;
 } row;
 
-static void table(const char *title, const row *r, size_t n, double ours)
+static void table(const char *title, const row *r, size_t n, const row *ours)
 {
-    printf("\n%s\n\n| implementation | ns/op | ops/s | peer / ours |\n|---|---:|---:|---:|\n",
+    printf("\n%s\n\n| implementation | wall ns/op | peer / ours | CPU ns/op | peer / ours "
+           "|\n|---|---:|---:|---:|---:|\n",
            title);
     for (size_t i = 0; i < n; i++)
-        printf("| %s | %.0f | %.0f | %.2fx |\n", r[i].name, r[i].ns, 1e9 / r[i].ns, r[i].ns / ours);
+        printf("| %s | %.0f | %.2fx | %.0f | %.2fx |\n", r[i].name, r[i].ns, r[i].ns / ours->ns,
+               r[i].cpu, r[i].cpu / ours->cpu);
 }
 
 static int same_set(const int64_t *a, const int64_t *b, size_t n)
@@ -369,6 +402,8 @@ int main(int argc, char **argv)
             LOAD = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs"))
             RUNS = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--feed-rate"))
+            FEED = atof(argv[i + 1]);
     }
     if (RUNS < 1 || RUNS > 64 || N < 10)
         return 2;
@@ -441,47 +476,63 @@ int main(int argc, char **argv)
     (void)cx0;
     double *rcx = malloc(N * sizeof *rcx), *rcy = malloc(N * sizeof *rcy);
     lg_rtree *rt = rt_build(rcx, rcy);
-    long bg_ops = 0;
+    long bg_ops = 0, bg_paced = 0;
+    double qc[MAXROWS][64];
+    char paced_name[96];
+    snprintf(paced_name, sizeof paced_name, "libgrid units, writer at %.0f moves/s", FEED);
+/* record the last timed loop of row c: wall time w, CPU time from last_cpu */
+#define REC(tw, tc, names, name, w)                                                                \
+    do {                                                                                           \
+        names[c] = (name);                                                                         \
+        tw[c][run] = (w);                                                                          \
+        tc[c][run] = last_cpu;                                                                     \
+        c++;                                                                                       \
+    } while (0)
     for (int run = 0; run < RUNS; run++) {
         int c = 0;
-        /* ours with a writer moving units in the background */
+        /* ours with a writer moving units in the background: flat out, then paced */
         bg b;
         pthread_t th;
-        bg_start(&b, &th, reg, 0);
-        qn[c] = "libgrid units, writer running";
-        qt[c++][run] = ours_query(reg, &sink);
+        bg_start(&b, &th, reg, 0, 0);
+        REC(qt, qc, qn, "libgrid units, writer flat out", ours_query(reg, &sink));
         bg_ops += bg_stop(&b, th);
-        qn[c] = "libgrid units, alone";
-        qt[c++][run] = ours_query(reg, &sink);
-        qn[c] = "libgrid R-tree + filter callback";
-        qt[c++][run] = rt_query(rt, &sink);
+        bg_start(&b, &th, reg, 0, FEED);
+        REC(qt, qc, qn, paced_name, ours_query(reg, &sink));
+        bg_paced += bg_stop(&b, th);
+        REC(qt, qc, qn, "libgrid units, alone", ours_query(reg, &sink));
+        REC(qt, qc, qn, "libgrid R-tree + filter callback", rt_query(rt, &sink));
         for (size_t p = 0; p < np; p++) {
             int64_t ids[K];
-            double t0 = now_ns();
+            double t0 = now_ns(), c0 = cpu_ns();
             for (size_t i = 0; i < Q; i++) {
                 peers[p].knn(ph[p], qx[i], qy[i], K, pass, ids);
                 sink += (size_t)ids[0];
             }
-            qn[c] = peers[p].name;
-            qt[c++][run] = (now_ns() - t0) / (double)Q;
+            last_cpu = (cpu_ns() - c0) / (double)Q;
+            REC(qt, qc, qn, peers[p].name, (now_ns() - t0) / (double)Q);
         }
-        qn[c] = "GEOS STRtree, k rounds of nearest_generic";
-        qt[c++][run] = geos_query(gh, gt, &sink);
-        qn[c] = "brute force";
-        qt[c++][run] = brute_query(&sink);
+        REC(qt, qc, qn, "GEOS STRtree, k rounds of nearest_generic", geos_query(gh, gt, &sink));
+        REC(qt, qc, qn, "brute force", brute_query(&sink));
         nq = c;
     }
     row rows[MAXROWS];
     for (int c = 0; c < nq; c++) {
         snprintf(rows[c].name, sizeof rows[c].name, "%s", qn[c]);
         rows[c].ns = median(qt[c], RUNS);
+        rows[c].cpu = median(qc[c], RUNS);
     }
-    table("## k-nearest with a filter (k = 5, 1 in 3 pass), ns per query", rows, (size_t)nq,
-          rows[0].ns);
-    printf("\n(background writer: %ld single-unit moves during the timed queries)\n", bg_ops);
+    table("## k-nearest with a filter (k = 5, 1 in 3 pass), ns per query (ratios to the first row)",
+          rows, (size_t)nq, &rows[0]);
+    printf("\nRatios to the paced-writer row:\n\n");
+    for (int c = 2; c < nq; c++)
+        printf("- %s: wall %.2fx, CPU %.2fx\n", rows[c].name, rows[c].ns / rows[1].ns,
+               rows[c].cpu / rows[1].cpu);
+    printf("\n(background writer: %ld single-unit moves during the timed queries flat out, %ld "
+           "paced, over %d runs)\n",
+           bg_ops, bg_paced, RUNS);
 
     /* ----------------------------------------------------------- moves */
-    double mt[MAXROWS][64];
+    double mt[MAXROWS][64], mc[MAXROWS][64];
     const char *mn[MAXROWS];
     int nm = 0;
     double *pcx = malloc(N * sizeof *pcx * (np + 1)), *pcy = malloc(N * sizeof *pcy * (np + 1));
@@ -498,41 +549,38 @@ int main(int argc, char **argv)
         int c = 0;
         bg b;
         pthread_t th;
-        bg_start(&b, &th, reg, 1);
-        mn[c] = "libgrid units, batch of 1, reader running";
-        mt[c++][run] = ours_moves(reg, 1);
+        bg_start(&b, &th, reg, 1, 0);
+        REC(mt, mc, mn, "libgrid units, batch of 1, reader running", ours_moves(reg, 1));
         rd_ops += bg_stop(&b, th);
-        bg_start(&b, &th, reg, 1);
-        mn[c] = "libgrid units, batches of 64, reader running";
-        mt[c++][run] = ours_moves(reg, 64);
+        bg_start(&b, &th, reg, 1, 0);
+        REC(mt, mc, mn, "libgrid units, batches of 64, reader running", ours_moves(reg, 64));
         rd_ops += bg_stop(&b, th);
-        mn[c] = "libgrid units, batch of 1, alone";
-        mt[c++][run] = ours_moves(reg, 1);
-        mn[c] = "libgrid R-tree delete + insert";
-        mt[c++][run] = rt_moves(rt, rcx, rcy, false);
-        mn[c] = "libgrid R-tree update";
-        mt[c++][run] = rt_moves(rt2, r2x, r2y, true);
+        REC(mt, mc, mn, "libgrid units, batch of 1, alone", ours_moves(reg, 1));
+        REC(mt, mc, mn, "libgrid R-tree delete + insert", rt_moves(rt, rcx, rcy, false));
+        REC(mt, mc, mn, "libgrid R-tree update", rt_moves(rt2, r2x, r2y, true));
         for (size_t p = 0; p < np; p++) {
             if (!peers[p].move)
                 continue;
             double *cx = pcx + p * N, *cy = pcy + p * N;
-            double t0 = now_ns();
+            double t0 = now_ns(), c0 = cpu_ns();
             for (size_t i = 0; i < M; i++) {
                 int64_t id = mid[i];
                 peers[p].move(ph[p], id, cx[id], cy[id], mx[i], my[i]);
                 cx[id] = mx[i];
                 cy[id] = my[i];
             }
-            mn[c] = peers[p].name;
-            mt[c++][run] = (now_ns() - t0) / (double)M;
+            last_cpu = (cpu_ns() - c0) / (double)M;
+            REC(mt, mc, mn, peers[p].name, (now_ns() - t0) / (double)M);
         }
         nm = c;
     }
+#undef REC
     for (int c = 0; c < nm; c++) {
         snprintf(rows[c].name, sizeof rows[c].name, "%s", mn[c]);
         rows[c].ns = median(mt[c], RUNS);
+        rows[c].cpu = median(mc[c], RUNS);
     }
-    table("## unit move, ns per moved unit", rows, (size_t)nm, rows[0].ns);
+    table("## unit move, ns per moved unit", rows, (size_t)nm, &rows[0]);
     printf("\n(background reader: %ld queries during the timed moves)\n", rd_ops);
 
     /* static peers: a rebuild per feed tick */
