@@ -576,6 +576,22 @@ static uint64_t sub_component(uint64_t seed, uint64_t free)
     return comp;
 }
 
+/* nibble_mask[m]: bit k of m spread to nibble k (0xF) of a 32-bit word. */
+static const uint32_t nibble_mask[256] = {
+#define NM1(m)                                                                                     \
+    (((m)&1u ? 0xFu : 0u) | ((m)&2u ? 0xF0u : 0u) | ((m)&4u ? 0xF00u : 0u) |                       \
+     ((m)&8u ? 0xF000u : 0u))
+#define NM(m) (NM1((m)&15u) | (NM1((m) >> 4) << 16))
+#define NM4(m) NM(m), NM(m + 1), NM(m + 2), NM(m + 3)
+#define NM16(m) NM4(m), NM4(m + 4), NM4(m + 8), NM4(m + 12)
+    NM16(0),   NM16(16),  NM16(32),  NM16(48),  NM16(64),  NM16(80),  NM16(96),  NM16(112),
+    NM16(128), NM16(144), NM16(160), NM16(176), NM16(192), NM16(208), NM16(224), NM16(240),
+#undef NM16
+#undef NM4
+#undef NM
+#undef NM1
+};
+
 /*
  * Pass 6 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
  * boxes meet: the others take the answer at their centre, the same for every point
@@ -584,6 +600,8 @@ static uint64_t sub_component(uint64_t seed, uint64_t free)
  */
 static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i, uint32_t j)
 {
+    /* the four sub-pixels around the pixel's centre, whose widened boxes hold it */
+    const uint64_t centre = (3ull << (3 * LG__SUB + 3)) | (3ull << (4 * LG__SUB + 3));
     lg_accel_bp *bp = &a->bp[b];
     uint64_t todo = ~bp->sub[0];
     for (size_t w = 0; w < LG__SUB * LG__SUB / 16; w++)
@@ -595,24 +613,38 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
         uint32_t s = (uint32_t)__builtin_ctzll(todo);
         uint64_t comp = sub_component(1ull << s, todo);
         todo &= ~comp;
-        double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
-        double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
-        int64_t r = resolve_edges(l, a, bp, x, y);
         uint64_t v = LG__SUB_EDGES;
-        if (r == LG_NONE) {
+        if (comp & centre) {
+            /* no edge comes near the centre: its owner is the first group owning it */
             v = LG__SUB_NONE;
-        } else if (r >= 0) {
             for (uint32_t g = bp->g0; g < bp->g1; g++)
-                if ((a->grp[g].row & ~GRP_OWNS) == (uint32_t)r) {
+                if (a->grp[g].row & GRP_OWNS) {
                     v = g - bp->g0;
                     break;
                 }
+        } else {
+            double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
+            double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
+            int64_t r = resolve_edges(l, a, bp, x, y);
+            if (r == LG_NONE) {
+                v = LG__SUB_NONE;
+            } else if (r >= 0) {
+                for (uint32_t g = bp->g0; g < bp->g1; g++)
+                    if ((a->grp[g].row & ~GRP_OWNS) == (uint32_t)r) {
+                        v = g - bp->g0;
+                        break;
+                    }
+            }
         }
-        while (comp) {
-            uint32_t t = (uint32_t)__builtin_ctzll(comp);
-            comp &= comp - 1;
-            uint64_t *w = &bp->sub[t >> 4];
-            *w = (*w & ~(15ull << (4 * (t & 15)))) | (v << (4 * (t & 15)));
+        /* write v into the component's nibbles, 16 sub-pixels (one word) at a time */
+        uint64_t rep = v * 0x1111111111111111ull;
+        for (size_t w = 0; w < LG__SUB * LG__SUB / 16; w++) {
+            uint32_t bits = (uint32_t)(comp >> (16 * w)) & 0xFFFFu;
+            if (!bits)
+                continue;
+            uint64_t mask =
+                (uint64_t)nibble_mask[bits & 0xFF] | ((uint64_t)nibble_mask[bits >> 8] << 32);
+            bp->sub[w] = (bp->sub[w] & ~mask) | (rep & mask);
         }
     }
 }
