@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 {
     size_t sizes[8] = {1000, 10000, 100000};
     int nsizes = 3;
-    size_t npoints = 200000;
+    size_t npoints = 2000000; /* enough work that starting a thread is noise */
     uint64_t seed = 1;
     int runs = 5;
     bool real = false;

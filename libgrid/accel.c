@@ -155,8 +155,8 @@ static inline uint32_t sub_of(double frac)
     return !(f > 0) ? 0 : f >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f;
 }
 
-int64_t lg__accel_resolve(const lg_layer *l, const lg_accel *a, uint32_t p, double x, double y,
-                          double ux, double uy)
+int64_t lg__accel_quick(const lg_layer *l, const lg_accel *a, uint32_t p, double ux, double uy,
+                        uint32_t *bout)
 {
     /*
      * The bounds checks below cost a few predictable branches; they keep a
@@ -182,7 +182,21 @@ int64_t lg__accel_resolve(const lg_layer *l, const lg_accel *a, uint32_t p, doub
         uint32_t row = v < LG__BP_ROWS ? bp->row[v] : a->grp[g].row & ~GRP_OWNS;
         return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
     }
-    return resolve_edges(l, a, bp, x, y);
+    *bout = b;
+    return LG__ACCEL_EDGES;
+}
+
+int64_t lg__accel_edges(const lg_layer *l, const lg_accel *a, uint32_t b, double x, double y)
+{
+    return resolve_edges(l, a, &a->bp[b], x, y);
+}
+
+int64_t lg__accel_resolve(const lg_layer *l, const lg_accel *a, uint32_t p, double x, double y,
+                          double ux, double uy)
+{
+    uint32_t b;
+    int64_t r = lg__accel_quick(l, a, p, ux, uy, &b);
+    return r == LG__ACCEL_EDGES ? resolve_edges(l, a, &a->bp[b], x, y) : r;
 }
 
 int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double y)

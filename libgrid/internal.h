@@ -308,6 +308,15 @@ static inline bool lg__accel_pixel(const lg_accel *a, double x, double y, size_t
     *uy = fy - (double)j;
     return true;
 }
+/*
+ * The answer for a point in pixel value pix from the tables alone, or
+ * LG__ACCEL_EDGES when it needs the edge tests of boundary pixel *b
+ * (lg__accel_edges), or LG__ACCEL_DEFER.
+ */
+#define LG__ACCEL_EDGES ((int64_t)-3)
+int64_t lg__accel_quick(const lg_layer *layer, const lg_accel *a, uint32_t pix, double ux,
+                        double uy, uint32_t *b);
+int64_t lg__accel_edges(const lg_layer *layer, const lg_accel *a, uint32_t b, double x, double y);
 /* The answer for a point in pixel value pix (lg__accel_pixel gave ux, uy). */
 int64_t lg__accel_resolve(const lg_layer *layer, const lg_accel *a, uint32_t pix, double x,
                           double y, double ux, double uy);

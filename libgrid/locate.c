@@ -108,14 +108,101 @@ int64_t lg__locate_exact(const lg_layer *l, double x, double y)
 }
 
 /*
- * Batches through the accelerator run as a three-stage software pipeline: the pixel
- * of point k is computed and its table entry prefetched, the entry of point k - D
- * is read and its boundary-pixel record prefetched, and point k - 2D is answered.
- * On tables larger than the caches the misses of 2D points overlap instead of
- * following one another. The answers are the same; only the memory order differs.
+ * Batches through the accelerator run as a software pipeline: the pixel of point k
+ * is computed and its table entry prefetched, the entry of point k - D is read and
+ * its boundary-pixel record prefetched, and point k - 2D is answered from the
+ * tables. The few points that need edge tests go through three more stages of a
+ * small queue (their groups and centre, then their edge list, then the edges'
+ * coordinates are prefetched, each a few such points apart) before they are
+ * answered. On tables larger than the caches the misses of many points overlap
+ * instead of following one another. The answers are the same; only the memory
+ * order differs.
  */
 #define LG_PF_DIST 8
 #define LG_PF_RING (4 * LG_PF_DIST)
+#define LG_EQ 4 /* points per edge-queue stage */
+
+typedef struct edge_item {
+    size_t i;   /* point */
+    uint32_t b; /* boundary pixel */
+} edge_item;
+
+typedef struct edge_queue {
+    edge_item st[3][LG_EQ]; /* stage s holds up to LG_EQ points, oldest first at head */
+    unsigned head[3], n[3];
+} edge_queue;
+
+static void eq_answer(const lg_layer *l, const double *x, const double *y, edge_item it,
+                      int64_t *out)
+{
+    int64_t r = lg__accel_edges(l, l->accel, it.b, x[it.i], y[it.i]);
+    out[it.i] = r == LG__ACCEL_DEFER ? lg__locate_exact(l, x[it.i], y[it.i]) : r;
+}
+
+/* Prefetch what stage s + 1 of item it will read. */
+static void eq_prefetch(const lg_layer *l, int s, edge_item it)
+{
+    const lg_accel *a = l->accel;
+    const lg_accel_bp *bp = &a->bp[it.b];
+    if (s == 0) {
+        __builtin_prefetch(&a->grp[bp->g0]);
+        __builtin_prefetch(&a->grp[bp->g1]);
+        __builtin_prefetch(&a->bpc[2 * (size_t)it.b]);
+        return;
+    }
+    uint32_t g0 = bp->g0, g1 = bp->g1;
+    if (g0 > g1 || g1 > a->ngrp)
+        return;
+    uint32_t k0 = a->grp[g0].k0, k1 = a->grp[g1].k0;
+    if (k0 > k1 || k1 > a->nedges)
+        return;
+    if (s == 1) {
+        for (uint32_t k = k0; k < k1; k += 16)
+            __builtin_prefetch(&a->edges[k]);
+        __builtin_prefetch(&a->edges[k1 - (k1 > k0)]);
+        return;
+    }
+    for (uint32_t k = k0; k < k1; k++) {
+        uint32_t v = a->edges[k];
+        if ((uint64_t)v + 1 < l->nverts && (k == k0 || v != a->edges[k - 1] + 1))
+            __builtin_prefetch(l->xy + 2 * (size_t)v);
+        if ((uint64_t)v + 1 < l->nverts)
+            __builtin_prefetch(l->xy + 2 * (size_t)v + 3);
+    }
+}
+
+/* Push it into stage s; a full stage first moves its oldest item on (or answers it). */
+static void eq_push(const lg_layer *l, const double *x, const double *y, edge_queue *q, int s,
+                    edge_item it, int64_t *out)
+{
+    if (q->n[s] == LG_EQ) {
+        edge_item old = q->st[s][q->head[s]];
+        q->head[s] = (q->head[s] + 1) % LG_EQ;
+        q->n[s]--;
+        if (s == 2)
+            eq_answer(l, x, y, old, out);
+        else
+            eq_push(l, x, y, q, s + 1, old, out);
+    }
+    eq_prefetch(l, s, it);
+    q->st[s][(q->head[s] + q->n[s]) % LG_EQ] = it;
+    q->n[s]++;
+}
+
+static void eq_drain(const lg_layer *l, const double *x, const double *y, edge_queue *q,
+                     int64_t *out)
+{
+    for (int s = 0; s < 3; s++)
+        while (q->n[s]) {
+            edge_item it = q->st[s][q->head[s]];
+            q->head[s] = (q->head[s] + 1) % LG_EQ;
+            q->n[s]--;
+            if (s == 2)
+                eq_answer(l, x, y, it, out);
+            else
+                eq_push(l, x, y, q, s + 1, it, out);
+        }
+}
 
 static void locate_pipelined(const lg_layer *l, const double *x, const double *y, size_t n,
                              const uint32_t *idx, int64_t *out)
@@ -124,16 +211,21 @@ static void locate_pipelined(const lg_layer *l, const double *x, const double *y
     size_t pix[LG_PF_RING];
     double ux[LG_PF_RING], uy[LG_PF_RING];
     uint32_t pv[LG_PF_RING];
+    edge_queue q = {0};
     for (size_t k = 0; k < n + 2 * LG_PF_DIST; k++) {
-        if (k >= 2 * LG_PF_DIST) { /* stage 3: answer */
+        if (k >= 2 * LG_PF_DIST) { /* stage 3: answer from the tables, or queue */
             size_t m = k - 2 * LG_PF_DIST, s = m % LG_PF_RING, i = idx ? idx[m] : m;
             int64_t r = LG_NONE;
             if (pix[s] != SIZE_MAX) {
-                r = lg__accel_resolve(l, a, pv[s], x[i], y[i], ux[s], uy[s]);
-                if (r == LG__ACCEL_DEFER)
+                uint32_t b = 0;
+                r = lg__accel_quick(l, a, pv[s], ux[s], uy[s], &b);
+                if (r == LG__ACCEL_EDGES) /* answered later */
+                    eq_push(l, x, y, &q, 0, (edge_item){i, b}, out);
+                else if (r == LG__ACCEL_DEFER)
                     r = lg__locate_exact(l, x[i], y[i]);
             }
-            out[i] = r;
+            if (r != LG__ACCEL_EDGES)
+                out[i] = r;
         }
         if (k >= LG_PF_DIST && k - LG_PF_DIST < n) { /* stage 2: read the pixel */
             size_t s = (k - LG_PF_DIST) % LG_PF_RING;
@@ -155,6 +247,7 @@ static void locate_pipelined(const lg_layer *l, const double *x, const double *y
                 pix[s] = SIZE_MAX; /* outside the bounds, or not finite */
         }
     }
+    eq_drain(l, x, y, &q, out);
 }
 
 /*

@@ -20,7 +20,7 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 sizes=1000,10000,100000,1000000
 [ "$quick" = "--quick" ] && sizes=1000,10000,100000
 echo "== locate" >&2
-"$build/bench/bench_locate" --real --sizes "$sizes" --points 200000 --runs 5 \
+"$build/bench/bench_locate" --real --sizes "$sizes" --points 2000000 --runs 5 \
   --csv "$out/locate.csv" > "$out/locate.md"
 "$PY" bench/plot_locate.py "$out/locate.csv" "$out/locate.png" || echo "no plot (matplotlib?)" >&2
 echo "== units" >&2
