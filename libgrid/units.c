@@ -1358,10 +1358,10 @@ lg_error lg_units_nearest(lg_units *u, const double *x, const double *y, size_t 
 
 /* ----------------------------------------------------------------- views */
 
-/* Copy the writer's units (under its mutex) into a snapshot; its grid is built after. */
+/* Copy the writer's units (under its mutex) into a snapshot whose arrays are reserved. */
 static bool snap_copy(const u_state *w, u_state *s)
 {
-    if (!st_reserve_units(s, w->n) || !h_reserve(s, w->n > 8 ? w->n : 8))
+    if (w->n > s->cap && !st_reserve_units(s, w->n))
         return false;
     size_t n = w->n;
     s->n = n;
@@ -1374,13 +1374,6 @@ static bool snap_copy(const u_state *w, u_state *s)
     memcpy(s->caps, w->caps, n * sizeof *s->caps);
     memcpy(s->status, w->status, n * sizeof *s->status);
     memcpy(s->kind, w->kind, n * sizeof *s->kind);
-    if (s->hcap == w->hcap) {
-        memcpy(s->hkey, w->hkey, w->hcap * sizeof *s->hkey);
-        memcpy(s->hval, w->hval, w->hcap * sizeof *s->hval);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            h_put(s, s->id[i], (uint32_t)i);
-    }
     return true;
 }
 
@@ -1397,14 +1390,34 @@ void lg_units_view_acquire(lg_units *u, lg_units_view *v)
     if (!s)
         return;
     s->alloc = &u->alloc;
+    /* allocate and touch the arrays before taking the mutex, so that the writer waits
+     * only for the copy itself */
+    bool ok = st_reserve_units(s, lg_units_count(u) + 64);
+    if (ok) {
+        memset(s->id, 0, s->cap * sizeof *s->id);
+        memset(s->x, 0, s->cap * sizeof *s->x);
+        memset(s->y, 0, s->cap * sizeof *s->y);
+        memset(s->t, 0, s->cap * sizeof *s->t);
+        memset(s->station, 0, s->cap * sizeof *s->station);
+        memset(s->caps, 0, s->cap * sizeof *s->caps);
+        memset(s->status, 0, s->cap * sizeof *s->status);
+        memset(s->kind, 0, s->cap * sizeof *s->kind);
+    }
     u_grid geo = {0};
-    bool has_grid;
-    pthread_mutex_lock(&u->wlock);
-    bool ok = snap_copy(&u->w, s);
-    has_grid = u->w.grid != NULL;
-    if (has_grid)
-        geo = *u->w.grid;
-    pthread_mutex_unlock(&u->wlock);
+    bool has_grid = false;
+    if (ok) {
+        pthread_mutex_lock(&u->wlock);
+        ok = snap_copy(&u->w, s);
+        has_grid = u->w.grid != NULL;
+        if (has_grid)
+            geo = *u->w.grid;
+        pthread_mutex_unlock(&u->wlock);
+    }
+    /* the id map and the grid: the view's own */
+    ok = ok && h_reserve(s, s->n);
+    if (ok)
+        for (size_t i = 0; i < s->n; i++)
+            h_put(s, s->id[i], (uint32_t)i);
     if (ok && has_grid) {
         geo.h = NULL;
         geo.pend = NULL;
