@@ -121,6 +121,7 @@ int64_t lg__locate_exact(const lg_layer *l, double x, double y)
 #define LG_PF_DIST 8
 #define LG_PF_RING (4 * LG_PF_DIST)
 #define LG_EQ 4 /* points per edge-queue stage */
+#define LG_PF_MIN_BYTES ((size_t)1 << 20)
 
 typedef struct edge_item {
     size_t i;   /* point */
@@ -310,11 +311,14 @@ lg_error lg_layer_locate_many(const lg_layer *l, const double *x, const double *
         lg__free(&l->alloc, order);
         lg__free(&l->alloc, count);
     }
-    if (l->accel) { /* also on cache-resident tables: measured no slower there */
+    /* tables that fit in a core's cache gain nothing from prefetching (on Natural
+       Earth's 177 countries the pipeline was 15% slower than the plain loop) */
+    if (l->accel &&
+        lg__accel_bytes(l->accel) + (size_t)l->nverts * 2 * sizeof(double) >= LG_PF_MIN_BYTES) {
         locate_pipelined(l, x, y, n, NULL, out);
         return LG_OK;
     }
-    /* no accelerator: in order through the R-tree */
+    /* small tables, or no accelerator (then through the R-tree) */
     for (size_t i = 0; i < n; i++)
         out[i] = lg_layer_locate(l, x[i], y[i]);
     return LG_OK;
