@@ -8,7 +8,7 @@
  *              prepared geometries with their indexes warmed (geometry conversion is
  *              excluded on both sides)
  *   single     one call per point, in the points' order
- *   batch      lg_layer_locate_many (pixel-ordered on large layers)
+ *   batch      lg_layer_locate_many (a prefetching pipeline on large layers)
  *   2 threads  lg_layer_locate_parallel with 2 threads
  *   GEOS       STRtree query + GEOSPreparedCovers per point (the lowest covering row)
  *   brute      every cell, exact test (a sample of points)

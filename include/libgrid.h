@@ -302,8 +302,9 @@ LG_API lg_error lg_layer_problem(const lg_layer *layer, size_t i, int64_t *row,
  */
 LG_API int64_t lg_layer_locate(const lg_layer *layer, double x, double y);
 /**
- * Batch locate of n points (layer CRS) into out[n]. Large batches on large layers
- * are processed in pixel order for cache locality (same answers).
+ * Batch locate of n points (layer CRS) into out[n]. On layers larger than the
+ * caches, the table reads of many points are overlapped by prefetching (same answers
+ * as lg_layer_locate, allocates nothing).
  */
 LG_API lg_error lg_layer_locate_many(const lg_layer *layer, const double *x, const double *y,
                                      size_t n, int64_t *out);

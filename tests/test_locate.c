@@ -486,7 +486,7 @@ static void test_batch_paths_agree(void **state)
     lg_layer *l;
     if (lg_synth_county(ctx, &opt, &l) != LG_OK)
         fail_msg("%s", lg_context_message(ctx));
-    assert_true(lg__accel_bytes(l->accel) >= ((size_t)4 << 20)); /* takes the sorted path */
+    assert_true(lg__accel_bytes(l->accel) >= ((size_t)4 << 20)); /* takes the pipelined path */
     size_t n = 300000;
     double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     int64_t *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
