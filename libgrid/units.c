@@ -953,14 +953,25 @@ typedef struct u_read {
     uint32_t c, v;
 } u_read;
 
+#define Q_COLLECT 64 /* entries collected before they are offered */
+
+#if defined(__GNUC__)
+#define U_INLINE static inline __attribute__((always_inline))
+#define U_NOINLINE static __attribute__((noinline))
+#else
+#define U_INLINE static inline
+#define U_NOINLINE static
+#endif
+
 typedef struct u_query {
     const u_grid *g;
     uint32_t kind_status[LG_UNIT_KINDS]; /* statuses accepted for each kind (0: the kind is not) */
     uint32_t call, cany;
     bool by_station;
+    bool full; /* the filter tests capabilities or the station, not only status and kind */
     int64_t station;
     double maxd;
-    u_cand *c; /* sorted ascending by (d, id) */
+    u_cand *c; /* the answer, sorted ascending by (d, id) */
     size_t n, k, ccap;
     double worst2; /* squared distances above this cannot enter */
     u_read *rs;    /* read set */
@@ -969,9 +980,9 @@ typedef struct u_query {
     u_cand *cbuf; /* the caller's stack buffers, not freed */
     u_read *rbuf;
     enum { Q_OK, Q_ODD, Q_NOMEM } status;
-    uint32_t odd; /* the odd bucket met */
+    uint32_t odd;     /* an odd bucket met */
+    uint32_t oddseen; /* bit 0: some bucket read was odd */
     /* entries collected by q_bucket, not yet offered */
-#define Q_COLLECT 64
     uint32_t m;
     const u_word *pe[Q_COLLECT];
     double pd2[Q_COLLECT];
@@ -979,16 +990,19 @@ typedef struct u_query {
 
 /* Lower bound of the squared distance from (x, y) to bucket (xx, yy); border buckets
  * extend to infinity (they hold the units outside the grid). */
-static double cell_d2(const u_grid *g, long xx, long yy, double x, double y, double slack)
+static inline double cell_d2(const u_grid *g, long xx, long yy, double x, double y, double slack)
 {
-    double lo = xx == 0 ? -INFINITY : g->gx0 + (double)xx * g->gcs;
-    double hi = xx == (long)g->nx - 1 ? INFINITY : g->gx0 + (double)(xx + 1) * g->gcs;
-    double dx = lo - x > x - hi ? lo - x : x - hi;
-    lo = yy == 0 ? -INFINITY : g->gy0 + (double)yy * g->gcs;
-    hi = yy == (long)g->ny - 1 ? INFINITY : g->gy0 + (double)(yy + 1) * g->gcs;
-    double dy = lo - y > y - hi ? lo - y : y - hi;
-    dx = dx - slack > 0 ? dx - slack : 0;
-    dy = dy - slack > 0 ? dy - slack : 0;
+    /* the gap to each side (negative inside); an open border side has no gap */
+    double lo = g->gx0 + (double)xx * g->gcs, hi = lo + g->gcs;
+    double gl = xx == 0 ? -INFINITY : lo - x, gh = xx == (long)g->nx - 1 ? -INFINITY : x - hi;
+    double dx = (gl > gh ? gl : gh) - slack;
+    lo = g->gy0 + (double)yy * g->gcs;
+    hi = lo + g->gcs;
+    gl = yy == 0 ? -INFINITY : lo - y;
+    gh = yy == (long)g->ny - 1 ? -INFINITY : y - hi;
+    double dy = (gl > gh ? gl : gh) - slack;
+    dx = dx > 0 ? dx : 0;
+    dy = dy > 0 ? dy : 0;
     return dx * dx + dy * dy;
 }
 
@@ -1018,6 +1032,12 @@ static bool q_grow_reads(u_query *q)
     q->rs = p;
     q->caprs = c;
     return true;
+}
+
+static void q_set_worst(u_query *q, double w)
+{
+    double t = w * w * (1.0 + 1e-14) + 1e-300;
+    q->worst2 = t < q->worst2 ? t : q->worst2;
 }
 
 /* Offer an entry that passed the distance and attribute tests to the k best. */
@@ -1055,26 +1075,28 @@ static void q_offer(u_query *q, const u_word *e, double d2)
                        w2d(LDA(&e[W_X])),
                        w2d(LDA(&e[W_Y])),
                        (uint32_t)(LDA(&e[W_ATTR]) >> 40) & 0xff};
-    if (q->n == q->k) {
-        double w = q->c[q->k - 1].d;
-        double t = w * w * (1.0 + 1e-14) + 1e-300;
-        q->worst2 = t < q->worst2 ? t : q->worst2;
-    }
+    if (q->n == q->k)
+        q_set_worst(q, q->c[q->k - 1].d);
 }
 
 /* Does entry f pass the distance bound and the filter? Branch-free: these tests are
- * unpredictable, and a mispredicted branch costs more than the test. */
-static inline uint32_t q_test(const u_query *q, const u_word *f, double x, double y, double worst2,
-                              double *d2out)
+ * unpredictable, and a mispredicted branch costs more than the test. full: test the
+ * capabilities and the station too. */
+U_INLINE uint32_t q_test(const u_query *q, const u_word *f, double x, double y, double worst2,
+                         double *d2out, bool full)
 {
     double dx = w2d(LDA(&f[W_X])) - x, dy = w2d(LDA(&f[W_Y])) - y;
     double d2 = dx * dx + dy * dy;
     uint64_t a = LDA(&f[W_ATTR]);
-    uint32_t caps = (uint32_t)a;
     *d2out = d2;
-    return (q->kind_status[(a >> 40) & (LG_UNIT_KINDS - 1)] >> ((a >> 32) & 31)) &
-           ((caps & q->call) == q->call) & (((caps & q->cany) != 0) | (q->cany == 0)) &
-           (d2 <= worst2) & 1u;
+    uint32_t r =
+        (q->kind_status[(a >> 40) & (LG_UNIT_KINDS - 1)] >> ((a >> 32) & 31)) & (d2 <= worst2);
+    if (full) {
+        uint32_t caps = (uint32_t)a;
+        r &= ((caps & q->call) == q->call) & (((caps & q->cany) != 0) | (q->cany == 0));
+        r &= !q->by_station | ((int64_t)LDA(&f[W_STATION]) == q->station);
+    }
+    return r & 1u;
 }
 
 /* Offer the entries collected so far. */
@@ -1088,20 +1110,15 @@ static void q_flush(u_query *q)
 /*
  * Read bucket c: record its version, and collect the entries that pass the tests
  * (q_flush offers them; collecting several buckets before offering saves branches).
+ * An odd version is recorded too (the entries read are then garbage, but memory-safe
+ * to read), and q_run reports it once it is done.
  */
-static void q_bucket(u_query *q, uint32_t c, double x, double y)
+U_INLINE void q_bucket_impl(u_query *q, uint32_t c, double x, double y, bool full)
 {
     const u_hdr *h = &q->g->h[c];
     uint32_t v = atomic_load_explicit(&h->ver, memory_order_acquire);
-    if (v & 1) {
-        q->status = Q_ODD;
-        q->odd = c;
-        return;
-    }
-    if (q->nrs == q->caprs && !q_grow_reads(q)) {
-        q->status = Q_NOMEM;
-        return;
-    }
+    q->odd = v & 1 ? c : q->odd;
+    q->oddseen |= v;
     q->rs[q->nrs++] = (u_read){c, v};
     const u_word *blk = atomic_load_explicit(&h->blk, memory_order_acquire);
     uint32_t n = LDA(&h->n);
@@ -1117,7 +1134,7 @@ static void q_bucket(u_query *q, uint32_t c, double x, double y)
     uint32_t m = q->m;
     for (uint32_t i = 0; i < 4; i++) {
         q->pe[m] = e + (size_t)i * U_EW;
-        m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[m]) & (i < n);
+        m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[m], full) & (i < n);
     }
     q->m = m;
     for (uint32_t i = 4; i < n; i++) {
@@ -1125,19 +1142,32 @@ static void q_bucket(u_query *q, uint32_t c, double x, double y)
             q_flush(q);
         worst2 = q->worst2;
         q->pe[q->m] = e + (size_t)i * U_EW;
-        q->m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[q->m]);
+        q->m += q_test(q, e + (size_t)i * U_EW, x, y, worst2, &q->pd2[q->m], full);
     }
 }
 
-/* k nearest for one incident: rings of buckets outward until the bound stops us. Stops
- * early (status != Q_OK) on an odd bucket or NOMEM. */
-static void q_run(u_query *q, double x, double y)
+U_NOINLINE void q_bucket_plain(u_query *q, uint32_t c, double x, double y)
 {
+    q_bucket_impl(q, c, x, y, false);
+}
+
+U_NOINLINE void q_bucket_full(u_query *q, uint32_t c, double x, double y)
+{
+    q_bucket_impl(q, c, x, y, true);
+}
+
+/* k nearest for one incident: rings of buckets outward until the bound stops us. Stops
+ * early (status != Q_OK) on NOMEM; reports an odd bucket met (Q_ODD) at the end. */
+U_INLINE void q_run_impl(u_query *q, double x, double y, bool full)
+{
+    void (*const bucket)(u_query *, uint32_t, double, double) =
+        full ? q_bucket_full : q_bucket_plain;
     const u_grid *g = q->g;
     q->n = 0;
     q->m = 0;
     q->nrs = 0;
     q->status = Q_OK;
+    q->oddseen = 0;
     q->worst2 = isinf(q->maxd) ? INFINITY : q->maxd * q->maxd * (1.0 + 1e-14) + 1e-300;
     if (!g)
         return;
@@ -1147,19 +1177,27 @@ static void q_run(u_query *q, double x, double y)
     /* slack for floor() at cell boundaries: a point just left of a boundary may sit in
      * the bucket to its right */
     double slack = g->gcs * 1e-9 + 1e-9 * (fabs(x) + fabs(y));
-    /* the 3 x 3 block around the incident, collected at once */
-    for (long yy = cy - 1; yy <= cy + 1; yy++) {
-        if (yy < 0 || yy >= ny)
-            continue;
-        for (long xx = cx - 1; xx <= cx + 1; xx++) {
-            if (xx < 0 || xx >= nx)
+    /* the 3 x 3 block around the incident, collected at once (the read set holds at
+     * least 128 buckets) */
+    if (cx > 0 && cy > 0 && cx < nx - 1 && cy < ny - 1) {
+        uint32_t b = c0 - (uint32_t)nx - 1;
+        for (int r = 0; r < 3; r++, b += (uint32_t)nx) {
+            bucket(q, b, x, y);
+            bucket(q, b + 1, x, y);
+            bucket(q, b + 2, x, y);
+        }
+    } else {
+        for (long yy = cy - 1; yy <= cy + 1; yy++) {
+            if (yy < 0 || yy >= ny)
                 continue;
-            q_bucket(q, (uint32_t)(yy * nx + xx), x, y);
-            if (q->status != Q_OK)
-                return;
+            for (long xx = cx - 1; xx <= cx + 1; xx++)
+                if (xx >= 0 && xx < nx)
+                    bucket(q, (uint32_t)(yy * nx + xx), x, y);
         }
     }
     q_flush(q);
+    if (q->status != Q_OK)
+        return;
     for (long r = 1;; r++) {
         long xa = cx - r, xb = cx + r, ya = cy - r, yb = cy + r;
         if (r > 1) {
@@ -1170,7 +1208,11 @@ static void q_run(u_query *q, double x, double y)
                 for (long xx = (step == 1 ? lo : xa); xx <= hi; xx += step) {
                     if (xx < 0 || cell_d2(g, xx, yy, x, y, slack) > q->worst2)
                         continue;
-                    q_bucket(q, row + (uint32_t)xx, x, y);
+                    if (q->nrs == q->caprs && !q_grow_reads(q)) {
+                        q->status = Q_NOMEM;
+                        return;
+                    }
+                    bucket(q, row + (uint32_t)xx, x, y);
                     q_flush(q);
                     if (q->status != Q_OK)
                         return;
@@ -1203,6 +1245,25 @@ static void q_run(u_query *q, double x, double y)
     }
 }
 
+U_NOINLINE void q_run_plain(u_query *q, double x, double y)
+{
+    q_run_impl(q, x, y, false);
+}
+
+U_NOINLINE void q_run_full(u_query *q, double x, double y)
+{
+    q_run_impl(q, x, y, true);
+}
+
+static void q_run(u_query *q, double x, double y)
+{
+    if (q->full)
+        q_run_full(q, x, y);
+    else
+        q_run_plain(q, x, y);
+    if ((q->oddseen & 1) && q->status == Q_OK)
+        q->status = Q_ODD;
+}
 /* Did every bucket read keep its version, and the grid stay published? */
 static bool q_valid(const u_query *q, lg_units *live)
 {
@@ -1285,6 +1346,8 @@ static lg_error nearest_impl(const lg_units *u, lg_units *live, const u_grid *vg
     q.cany = flt.caps_any;
     q.by_station = flt.by_station;
     q.station = flt.station;
+    q.full = q.call || q.cany || q.by_station;
+    q.oddseen = 0;
     q.maxd = flt.max_dist_m > 0 ? flt.max_dist_m : INFINITY;
     q.k = k;
     q.c = q.cbuf = cbuf;
