@@ -9,15 +9,20 @@
  * Our figures are taken with the other side running: queries are timed while a
  * background writer moves units (flat out, and paced at --feed-rate moves per second, a
  * feed's rate), moves are timed while a background reader queries flat out. The peers
- * are timed alone (single thread, no lock): their best case. Each row gives wall-clock
+ * are timed alone (single thread, no lock: their best case) and, like for like, with
+ * the same background thread behind a pthread reader-writer lock (glibc's default,
+ * readers preferred): each query takes the read lock, each move the write lock; the
+ * static peers (nanoflann) get a writer that applies the moves to its own copy of the
+ * positions and rebuilds the tree every --rebuild-ms (default 100), swapping it in under
+ * the write lock. Each row gives wall-clock
  * (CLOCK_MONOTONIC) ns/op and the timed thread's CPU ns/op (CLOCK_THREAD_CPUTIME_ID:
  * on a loaded machine the wall clock also counts time the thread waited for a core,
  * which with a background thread of ours is one more runnable thread than the peers
  * have); medians of --runs runs with fixed seeds; ratios are the peer's over ours, for
  * each clock. Usage: bench_units [--units N] [--queries Q] [--moves M] [--runs R]
- * [--load L] [--feed-rate MOVES_PER_S]
+ * [--load L] [--feed-rate MOVES_PER_S] [--rebuild-ms MS] [--no-locked]
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_rwlock_t */
 #include "libgrid.h"
 
 #include <float.h>
@@ -39,6 +44,7 @@ typedef struct bu_peer {
     size_t (*knn)(void *h, double qx, double qy, size_t k, const uint8_t *pass, int64_t *out);
     void (*move)(void *h, int64_t id, double ox, double oy, double nx, double ny);
     void (*free)(void *h);
+    const char *move_name; /* label of the move rows */
 } bu_peer;
 #ifdef BU_HAVE_PEERS
 size_t bu_peers(const bu_peer **out);
@@ -96,10 +102,12 @@ static double median(double *v, int n)
 
 static size_t N = 10000, Q = 20000, M = 20000;
 static int RUNS = 5;
-static double LOAD = 0;      /* bucket_load option, 0: the default */
-static double FEED = 100000; /* paced background writer, moves per second */
-static double *ux, *uy;      /* initial unit positions */
-static uint8_t *pass;        /* unit passes the filter (status == AVAILABLE) */
+static double LOAD = 0;         /* bucket_load option, 0: the default */
+static double FEED = 100000;    /* paced background writer, moves per second */
+static double REBUILD_MS = 100; /* static peers with a writer: rebuild period */
+static bool LOCKED = true;      /* time the peers with a background thread too */
+static double *ux, *uy;         /* initial unit positions */
+static uint8_t *pass;           /* unit passes the filter (status == AVAILABLE) */
 static int32_t *ustatus;
 static double *qx, *qy; /* incidents */
 static int64_t *mid;    /* moves of a run */
@@ -360,6 +368,186 @@ static double brute_query(size_t *sink)
     return (now_ns() - t0) / (double)Q;
 }
 
+/* ------------------------------------------- peers with a writer or a reader */
+
+/* libgrid's R-tree behind the peer interface (for the locked runs) */
+typedef struct rt_peer {
+    lg_rtree *t;
+} rt_peer;
+
+static void *rtp_build(size_t n, const double *x, const double *y, const uint8_t *p)
+{
+    (void)p;
+    rt_peer *h = malloc(sizeof *h);
+    lg_rtree_new(NULL, &h->t);
+    double *boxes = malloc(4 * n * sizeof *boxes);
+    for (size_t i = 0; i < n; i++) {
+        boxes[4 * i] = boxes[4 * i + 2] = x[i];
+        boxes[4 * i + 1] = boxes[4 * i + 3] = y[i];
+    }
+    lg_rtree_bulk_load(h->t, boxes, NULL, n);
+    free(boxes);
+    return h;
+}
+
+static size_t rtp_knn(void *hv, double x, double y, size_t k, const uint8_t *p, int64_t *out)
+{
+    (void)p;
+    rt_peer *h = hv;
+    lg_nearest_options o = {.k = k, .filter = rt_pass};
+    size_t nf = 0;
+    lg_rtree_nearest(h->t, x, y, &o, out, NULL, &nf);
+    return nf;
+}
+
+static void rtp_move(void *hv, int64_t id, double ox, double oy, double nx, double ny)
+{
+    rt_peer *h = hv;
+    double ob[4] = {ox, oy, ox, oy}, nb[4] = {nx, ny, nx, ny};
+    lg_rtree_delete(h->t, ob, id);
+    lg_rtree_insert(h->t, nb, id);
+}
+
+static void rtp_free(void *hv)
+{
+    rt_peer *h = hv;
+    lg_rtree_free(h->t);
+    free(h);
+}
+
+static const bu_peer rt_as_peer = {
+    "libgrid R-tree + filter callback", rtp_build, rtp_knn, rtp_move, rtp_free,
+    "libgrid R-tree delete + insert"};
+
+/* A peer instance shared by the timed thread and a background thread under a lock. */
+typedef struct locked {
+    const bu_peer *p;
+    void *h; /* read and swapped under lock */
+    pthread_rwlock_t lock;
+    double *cx, *cy; /* current positions (the writer's) */
+    atomic_bool stop;
+    atomic_long ops, rebuilds;
+    int mode;    /* 0: background writer, 1: background reader */
+    double rate; /* background ops per second, 0: flat out */
+} locked;
+
+static void *locked_bg(void *arg)
+{
+    locked *l = arg;
+    uint64_t s = 99;
+    long ops = 0, rebuilds = 0;
+    double t0 = now_ns(), last = t0;
+    while (!atomic_load(&l->stop)) {
+        if (l->rate > 0 && (double)ops > (now_ns() - t0) * 1e-9 * l->rate) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (l->mode == 1) {
+            double x = uni(&s, 0, SPAN), y = uni(&s, 0, SPAN);
+            int64_t ids[K];
+            pthread_rwlock_rdlock(&l->lock);
+            l->p->knn(l->h, x, y, K, pass, ids);
+            pthread_rwlock_unlock(&l->lock);
+        } else {
+            int64_t id = (int64_t)(rng(&s) % N);
+            double x = uni(&s, 0, SPAN), y = uni(&s, 0, SPAN);
+            if (l->p->move) {
+                pthread_rwlock_wrlock(&l->lock);
+                l->p->move(l->h, id, l->cx[id], l->cy[id], x, y);
+                pthread_rwlock_unlock(&l->lock);
+            }
+            l->cx[id] = x;
+            l->cy[id] = y;
+            if (!l->p->move && now_ns() - last >= REBUILD_MS * 1e6) {
+                /* a static peer: rebuild from the moved positions, swap under the lock */
+                void *nh = l->p->build(N, l->cx, l->cy, pass);
+                pthread_rwlock_wrlock(&l->lock);
+                void *old = l->h;
+                l->h = nh;
+                pthread_rwlock_unlock(&l->lock);
+                l->p->free(old);
+                rebuilds++;
+                last = now_ns();
+            }
+        }
+        ops++;
+    }
+    atomic_store(&l->ops, ops);
+    atomic_store(&l->rebuilds, rebuilds);
+    return NULL;
+}
+
+static void locked_init(locked *l, const bu_peer *p)
+{
+    memset(l, 0, sizeof *l);
+    l->p = p;
+    l->cx = malloc(N * sizeof *l->cx);
+    l->cy = malloc(N * sizeof *l->cy);
+    memcpy(l->cx, ux, N * sizeof *ux);
+    memcpy(l->cy, uy, N * sizeof *uy);
+    l->h = p->build(N, ux, uy, pass);
+    pthread_rwlock_init(&l->lock, NULL);
+}
+
+static void locked_fini(locked *l)
+{
+    l->p->free(l->h);
+    pthread_rwlock_destroy(&l->lock);
+    free(l->cx);
+    free(l->cy);
+}
+
+/* Time Q queries on l (read lock per query) with a background writer at rate (flat out:
+ * 0); *bg_rate: the writer's achieved moves per second. */
+static double locked_query(locked *l, double rate, double *bg_rate, size_t *sink)
+{
+    pthread_t th;
+    l->mode = 0;
+    l->rate = rate;
+    atomic_store(&l->stop, false);
+    pthread_create(&th, NULL, locked_bg, l);
+    int64_t ids[K];
+    double t0 = now_ns(), c0 = cpu_ns();
+    for (size_t i = 0; i < Q; i++) {
+        pthread_rwlock_rdlock(&l->lock);
+        l->p->knn(l->h, qx[i], qy[i], K, pass, ids);
+        pthread_rwlock_unlock(&l->lock);
+        *sink += (size_t)ids[0];
+    }
+    last_cpu = (cpu_ns() - c0) / (double)Q;
+    double w = now_ns() - t0;
+    atomic_store(&l->stop, true);
+    pthread_join(th, NULL);
+    *bg_rate = (double)atomic_load(&l->ops) / (w * 1e-9);
+    return w / (double)Q;
+}
+
+/* Time M moves on l (write lock per move) with a background reader querying flat out. */
+static double locked_moves(locked *l, long *bg_ops)
+{
+    pthread_t th;
+    l->mode = 1;
+    l->rate = 0;
+    atomic_store(&l->stop, false);
+    pthread_create(&th, NULL, locked_bg, l);
+    double t0 = now_ns(), c0 = cpu_ns();
+    for (size_t i = 0; i < M; i++) {
+        int64_t id = mid[i];
+        pthread_rwlock_wrlock(&l->lock);
+        l->p->move(l->h, id, l->cx[id], l->cy[id], mx[i], my[i]);
+        pthread_rwlock_unlock(&l->lock);
+        l->cx[id] = mx[i];
+        l->cy[id] = my[i];
+    }
+    last_cpu = (cpu_ns() - c0) / (double)M;
+    double w = now_ns() - t0;
+    atomic_store(&l->stop, true);
+    pthread_join(th, NULL);
+    *bg_ops += atomic_load(&l->ops);
+    return w / (double)M;
+}
+
 /* ------------------------------------------------------------ reporting */
 
 typedef struct row {
@@ -391,7 +579,33 @@ static int same_set(const int64_t *a, const int64_t *b, size_t n)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s [--units N] [--queries Q] [--moves M] [--runs R] [--load L] "
+                   "[--feed-rate MOVES_PER_S] [--rebuild-ms MS] [--no-locked]\n"
+                   "  --units N        units (default 10000)\n"
+                   "  --queries Q      timed queries per run (default 20000)\n"
+                   "  --moves M        timed moves per run (default 20000)\n"
+                   "  --runs R         runs; medians are reported (default 5)\n"
+                   "  --load L         units per bucket of the registry (default: the "
+                   "library's)\n"
+                   "  --feed-rate F    moves per second of the paced background writer "
+                   "(default 100000)\n"
+                   "  --rebuild-ms MS  static peers with a writer: rebuild period "
+                   "(default 100)\n"
+                   "  --no-locked      skip the peers' runs with a background thread\n",
+                   argv[0]);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--no-locked")) {
+            LOCKED = false;
+            continue;
+        }
+        if (i + 1 >= argc || strncmp(argv[i], "--", 2)) {
+            fprintf(stderr, "bench_units: unknown or incomplete argument %s (see --help)\n",
+                    argv[i]);
+            return 2;
+        }
         if (!strcmp(argv[i], "--units"))
             N = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--queries"))
@@ -404,6 +618,13 @@ int main(int argc, char **argv)
             RUNS = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--feed-rate"))
             FEED = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rebuild-ms"))
+            REBUILD_MS = atof(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_units: unknown argument %s (see --help)\n", argv[i]);
+            return 2;
+        }
+        i++;
     }
     if (RUNS < 1 || RUNS > 64 || N < 10)
         return 2;
@@ -477,6 +698,7 @@ int main(int argc, char **argv)
     double *rcx = malloc(N * sizeof *rcx), *rcy = malloc(N * sizeof *rcy);
     lg_rtree *rt = rt_build(rcx, rcy);
     long bg_ops = 0, bg_paced = 0;
+    double our_rate[2][64]; /* our background writer's moves/s: flat out, paced */
     double qc[MAXROWS][64];
     char paced_name[96];
     snprintf(paced_name, sizeof paced_name, "libgrid units, writer at %.0f moves/s", FEED);
@@ -495,10 +717,14 @@ int main(int argc, char **argv)
         pthread_t th;
         bg_start(&b, &th, reg, 0, 0);
         REC(qt, qc, qn, "libgrid units, writer flat out", ours_query(reg, &sink));
-        bg_ops += bg_stop(&b, th);
+        long o = bg_stop(&b, th);
+        bg_ops += o;
+        our_rate[0][run] = (double)o / (qt[c - 1][run] * (double)Q * 1e-9);
         bg_start(&b, &th, reg, 0, FEED);
         REC(qt, qc, qn, paced_name, ours_query(reg, &sink));
-        bg_paced += bg_stop(&b, th);
+        o = bg_stop(&b, th);
+        bg_paced += o;
+        our_rate[1][run] = (double)o / (qt[c - 1][run] * (double)Q * 1e-9);
         REC(qt, qc, qn, "libgrid units, alone", ours_query(reg, &sink));
         REC(qt, qc, qn, "libgrid R-tree + filter callback", rt_query(rt, &sink));
         for (size_t p = 0; p < np; p++) {
@@ -530,6 +756,69 @@ int main(int argc, char **argv)
     printf("\n(background writer: %ld single-unit moves during the timed queries flat out, %ld "
            "paced, over %d runs)\n",
            bg_ops, bg_paced, RUNS);
+
+    /* ------------------------------------- like for like: peers with a writer */
+    size_t nl = 0;
+    locked *lk = calloc(np + 1, sizeof *lk);
+    double lq[MAXROWS][2][3][64]; /* [peer][flat, paced][wall, cpu, writer rate][run] */
+    if (LOCKED) {
+        locked_init(&lk[nl++], &rt_as_peer);
+        for (size_t p = 0; p < np; p++)
+            locked_init(&lk[nl++], &peers[p]);
+        for (int run = 0; run < RUNS; run++)
+            for (size_t p = 0; p < nl; p++)
+                for (int pace = 0; pace < 2; pace++) {
+                    double rate;
+                    lq[p][pace][0][run] = locked_query(&lk[p], pace ? FEED : 0, &rate, &sink);
+                    lq[p][pace][1][run] = last_cpu;
+                    lq[p][pace][2][run] = rate;
+                }
+        printf("\n## like for like: k-nearest with a background writer (peers: read lock per "
+               "query, write lock per move; static peers rebuilt every %.0f ms and swapped "
+               "under the lock), ns per query\n\n",
+               REBUILD_MS);
+        printf("| implementation | alone wall | alone CPU | writer flat out: wall | CPU | "
+               "writer moves/s | writer at %.0f/s: wall | CPU | writer moves/s |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+               FEED);
+        double ours_cell[8] = {rows[2].ns,
+                               rows[2].cpu,
+                               rows[0].ns,
+                               rows[0].cpu,
+                               median(our_rate[0], RUNS),
+                               rows[1].ns,
+                               rows[1].cpu,
+                               median(our_rate[1], RUNS)};
+        printf("| libgrid units (versioned buckets, no lock) | %.0f | %.0f | %.0f | %.0f | %.0f "
+               "| %.0f | %.0f | %.0f |\n",
+               ours_cell[0], ours_cell[1], ours_cell[2], ours_cell[3], ours_cell[4], ours_cell[5],
+               ours_cell[6], ours_cell[7]);
+        double cells[MAXROWS][8];
+        for (size_t p = 0; p < nl; p++) {
+            /* the alone figures: the peer's row of the table above */
+            double aw = 0, ac = 0;
+            for (int c = 0; c < nq; c++)
+                if (!strcmp(rows[c].name, lk[p].p->name)) {
+                    aw = rows[c].ns;
+                    ac = rows[c].cpu;
+                }
+            cells[p][0] = aw;
+            cells[p][1] = ac;
+            for (int pace = 0; pace < 2; pace++)
+                for (int m = 0; m < 3; m++)
+                    cells[p][2 + 3 * pace + m] = median(lq[p][pace][m], RUNS);
+            printf("| %s%s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
+                   lk[p].p->name, lk[p].p->move ? "" : " (rebuilt)", cells[p][0], cells[p][1],
+                   cells[p][2], cells[p][3], cells[p][4], cells[p][5], cells[p][6], cells[p][7]);
+        }
+        printf("\nRatios peer / ours, same column (alone wall, CPU; writer flat out wall, CPU; "
+               "paced wall, CPU):\n\n");
+        for (size_t p = 0; p < nl; p++)
+            printf("- %s: %.2fx, %.2fx; %.2fx, %.2fx; %.2fx, %.2fx\n", lk[p].p->name,
+                   cells[p][0] / ours_cell[0], cells[p][1] / ours_cell[1],
+                   cells[p][2] / ours_cell[2], cells[p][3] / ours_cell[3],
+                   cells[p][5] / ours_cell[5], cells[p][6] / ours_cell[6]);
+    }
 
     /* ----------------------------------------------------------- moves */
     double mt[MAXROWS][64], mc[MAXROWS][64];
@@ -570,7 +859,15 @@ int main(int argc, char **argv)
                 cy[id] = my[i];
             }
             last_cpu = (cpu_ns() - c0) / (double)M;
-            REC(mt, mc, mn, peers[p].name, (now_ns() - t0) / (double)M);
+            REC(mt, mc, mn, peers[p].move_name, (now_ns() - t0) / (double)M);
+        }
+        /* like for like: the mutable peers' moves with a reader behind the lock */
+        for (size_t p = 0; p < nl; p++) {
+            if (!lk[p].p->move)
+                continue;
+            static char names[MAXROWS][112];
+            snprintf(names[p], sizeof names[p], "%s, reader running (rwlock)", lk[p].p->move_name);
+            REC(mt, mc, mn, names[p], locked_moves(&lk[p], &rd_ops));
         }
         nm = c;
     }
@@ -616,6 +913,9 @@ int main(int argc, char **argv)
     for (size_t p = 0; p < np; p++)
         peers[p].free(ph[p]);
     free(ph);
+    for (size_t p = 0; p < nl; p++)
+        locked_fini(&lk[p]);
+    free(lk);
     GEOSSTRtree_destroy_r(gh, gt);
     for (size_t i = 0; i < N; i++)
         GEOSGeom_destroy_r(gh, gpts[i]);

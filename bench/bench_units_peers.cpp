@@ -26,6 +26,7 @@ typedef struct bu_peer {
     /* move unit id from (ox, oy) to (nx, ny); NULL when the peer cannot move */
     void (*move)(void *h, int64_t id, double ox, double oy, double nx, double ny);
     void (*free)(void *h);
+    const char *move_name; /* label of the move rows */
 } bu_peer;
 size_t bu_peers(const bu_peer **out);
 }
@@ -210,16 +211,18 @@ static void sidx_free(void *h)
 
 static const bu_peer peers[] = {
 #ifdef BU_HAVE_BOOST
-    {"Boost.Geometry rstar<16> + satisfies", boost_build, boost_knn, boost_move, boost_free},
+    {"Boost.Geometry rstar<16> + satisfies", boost_build, boost_knn, boost_move, boost_free,
+     "Boost.Geometry rstar<16> remove + insert"},
 #endif
 #ifdef BU_HAVE_NANOFLANN
-    {"nanoflann kd-tree, k' = 3k.. then filter", nf_build, nf_knn, NULL, nf_free},
-    {"nanoflann kd-tree per filter class", nf_class_build, nf_class_knn, NULL, nf_free},
+    {"nanoflann kd-tree, k' = 3k.. then filter", nf_build, nf_knn, NULL, nf_free, NULL},
+    {"nanoflann kd-tree per filter class", nf_class_build, nf_class_knn, NULL, nf_free, NULL},
 #endif
 #ifdef BU_HAVE_SIDX
-    {"libspatialindex R*-tree, k' = 3k..", sidx_build, sidx_knn, sidx_move, sidx_free},
+    {"libspatialindex R*-tree, k' = 3k..", sidx_build, sidx_knn, sidx_move, sidx_free,
+     "libspatialindex R*-tree delete + insert"},
 #endif
-    {NULL, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 size_t bu_peers(const bu_peer **out)
