@@ -658,9 +658,6 @@ int main(int argc, char **argv)
 
     /* correctness cross-check on the initial positions, before anything moves */
     lg_units *reg = ours_build();
-    double ccx[1], ccy[1];
-    (void)ccx;
-    (void)ccy;
     void **ph = calloc(np + 1, sizeof *ph);
     for (size_t p = 0; p < np; p++)
         ph[p] = peers[p].build(N, ux, uy, pass);
@@ -693,8 +690,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N; i++)
         gpts[i] = GEOSGeom_createPointFromXY_r(gh, ux[i], uy[i]);
     GEOSSTRtree *gt = geos_build(gh, gpts);
-    double cx0[1];
-    (void)cx0;
     double *rcx = malloc(N * sizeof *rcx), *rcy = malloc(N * sizeof *rcy);
     lg_rtree *rt = rt_build(rcx, rcy);
     long bg_ops = 0, bg_paced = 0;
