@@ -184,12 +184,13 @@ static void print_row(const row *r)
            r->build_lg, r->build_geos, r->snap_open_ms, r->snap_open_verify_ms, r->coord_b,
            r->over_b, r->accel_b);
     if (csv)
-        fprintf(csv,
-                "%s,%zu,%.2f,%.2f,%.2f,%.3f,%.2f,%.3f,%.1f,%.2f,%.4f,%.4f,%.3f,%.3f,%.0f,%.0f,%.0f\n",
-                r->layer, r->cells, r->ns_single, r->ns_batch, r->ns_par2,
-                r->ns_batch / r->ns_par2, r->ns_geos, r->ns_geos / r->ns_batch, r->ns_brute,
-                r->ns_brute / r->ns_batch, r->build_lg, r->build_geos, r->snap_open_ms,
-                r->snap_open_verify_ms, r->coord_b, r->over_b, r->accel_b);
+        fprintf(
+            csv,
+            "%s,%zu,%.2f,%.2f,%.2f,%.3f,%.2f,%.3f,%.1f,%.2f,%.4f,%.4f,%.3f,%.3f,%.0f,%.0f,%.0f\n",
+            r->layer, r->cells, r->ns_single, r->ns_batch, r->ns_par2, r->ns_batch / r->ns_par2,
+            r->ns_geos, r->ns_geos / r->ns_batch, r->ns_brute, r->ns_brute / r->ns_batch,
+            r->build_lg, r->build_geos, r->snap_open_ms, r->snap_open_verify_ms, r->coord_b,
+            r->over_b, r->accel_b);
     fflush(stdout);
 }
 
