@@ -145,15 +145,15 @@ static void eq_prefetch(const lg_layer *l, int s, edge_item it)
 {
     const lg_accel *a = l->accel;
     const lg_accel_bp *bp = &a->bp[it.b];
+    uint32_t g0 = bp->g0, g1 = bp->g1;
+    if (g0 > g1 || g1 > a->ngrp) /* a corrupt snapshot: no address out of the tables */
+        return;
     if (s == 0) {
-        __builtin_prefetch(&a->grp[bp->g0]);
-        __builtin_prefetch(&a->grp[bp->g1]);
+        __builtin_prefetch(&a->grp[g0]);
+        __builtin_prefetch(&a->grp[g1]);
         __builtin_prefetch(&a->bpc[2 * (size_t)it.b]);
         return;
     }
-    uint32_t g0 = bp->g0, g1 = bp->g1;
-    if (g0 > g1 || g1 > a->ngrp)
-        return;
     uint32_t k0 = a->grp[g0].k0, k1 = a->grp[g1].k0;
     if (k0 > k1 || k1 > a->nedges)
         return;
