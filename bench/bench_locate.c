@@ -195,7 +195,7 @@ static void print_row(const row *r)
 }
 
 static int run_layer(lg_context *ctx, lg_layer *l, const char *name, size_t npoints, int runs,
-                     uint64_t seed)
+                     uint64_t seed, row *out)
 {
     row r = {.layer = name, .cells = l->ncells};
     r.build_lg = rebuild_index(l);
@@ -295,6 +295,7 @@ static int run_layer(lg_context *ctx, lg_layer *l, const char *name, size_t npoi
     r.over_b = ((double)(l->nrings + 1) * 5.0 + (n + 1) * 4.0 + n * 32.0) / n;
     r.accel_b = (double)lg__accel_bytes(l->accel) / n;
     print_row(&r);
+    *out = r;
     geos_free(&peer);
     free(x);
     free(y);
@@ -305,6 +306,36 @@ static int run_layer(lg_context *ctx, lg_layer *l, const char *name, size_t npoi
         return 1;
     }
     return 0;
+}
+
+/* Issue 7's targets, as far as the layers run allow, after the table. */
+static void print_targets(const row *real, const row *gen, int n)
+{
+    printf("\nTargets (issue 7):\n");
+    if (real)
+        printf("- real layer (%s, %zu polygons): GEOS / libgrid batch %.1fx (target >= 5x)\n",
+               real->layer, real->cells, real->ns_geos / real->ns_batch);
+    const row *lo = NULL, *hi = NULL;
+    for (int i = 0; i < n; i++) {
+        if (gen[i].cells == 10000)
+            printf("- 10,000 cells: GEOS / libgrid batch %.1fx (target >= 20x)\n",
+                   gen[i].ns_geos / gen[i].ns_batch);
+        if (!lo || gen[i].cells < lo->cells)
+            lo = &gen[i];
+        if (!hi || gen[i].cells > hi->cells)
+            hi = &gen[i];
+    }
+    if (lo && hi && hi != lo)
+        printf("- growth %zu -> %zu cells: batch %.0f -> %.0f ns, %.2fx (target < 3x over "
+               "1,000 -> 1,000,000)\n",
+               lo->cells, hi->cells, lo->ns_batch, hi->ns_batch, hi->ns_batch / lo->ns_batch);
+    for (int i = 0; i < n; i++)
+        printf("- 2 threads on %zu cells: %.2fx (target >= 1.8x)\n", gen[i].cells,
+               gen[i].ns_batch / gen[i].ns_par2);
+    if (hi)
+        printf("- index build, %zu cells: %.2f s, GEOS %.2f s (target < 2 s for 1,000,000); "
+               "snapshot open %.1f ms (target < 50 ms)\n",
+               hi->cells, hi->build_lg, hi->build_geos, hi->snap_open_ms);
 }
 
 int main(int argc, char **argv)
@@ -354,12 +385,15 @@ int main(int argc, char **argv)
            "accel B/cell |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int status = 0;
+    row real_row = {0}, gen[16] = {{0}};
+    bool have_real = false;
     if (real) {
         const char *ne = "/usr/lib/python3/dist-packages/geopandas/datasets/naturalearth_lowres/"
                          "naturalearth_lowres.shp";
         lg_layer *l;
         if (lg_layer_load(ctx, ne, NULL, &l) == LG_OK) {
-            status |= run_layer(ctx, l, "Natural Earth countries", npoints, runs, seed);
+            status |= run_layer(ctx, l, "Natural Earth countries", npoints, runs, seed, &real_row);
+            have_real = true;
             lg_layer_free(l);
         } else {
             fprintf(stderr, "bench_locate: skipping Natural Earth: %s\n", lg_context_message(ctx));
@@ -377,9 +411,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "  %zu cells generated in %.1f s\n", sizes[si], now_s() - t0);
         char name[64];
         snprintf(name, sizeof name, "generated county");
-        status |= run_layer(ctx, l, name, npoints, runs, seed);
+        status |= run_layer(ctx, l, name, npoints, runs, seed, &gen[si < 16 ? si : 15]);
         lg_layer_free(l);
     }
+    print_targets(have_real ? &real_row : NULL, gen, nsizes < 16 ? nsizes : 16);
     if (csv)
         fclose(csv);
     lg_context_free(ctx);
