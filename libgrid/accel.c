@@ -373,8 +373,10 @@ static void band_incidences(band *bd, bool place)
         for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++)
             for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
                 const double *ed = l->xy + 2 * (size_t)v;
-                if (ed[0] == ed[2] && ed[1] == ed[3])
-                    continue; /* duplicate vertex: never crosses, never touches alone */
+                /* A zero-length edge (a repeated vertex) never crosses, but is kept: in a
+                   ring collapsed to one point it is all that touches that point (found
+                   by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
+                   the accelerator's "outside") */
                 uint32_t i0, i1, j0, j1;
                 pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
                             &j0, &j1);

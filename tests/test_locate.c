@@ -619,6 +619,57 @@ static void test_accel_bands(void **state)
     lg_context_free(ctx);
 }
 
+/*
+ * Rings collapsed to a point (every vertex the same): the exact path says the point is
+ * touched, so the accelerator must keep the zero-length edges that touch it (found by
+ * fuzz_wkt: nine copies of (0, 0)). Also beside an ordinary cell.
+ */
+static void test_collapsed_ring(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    for (int with_square = 0; with_square < 2; with_square++) {
+        lg_builder *b;
+        assert_int_equal(lgb_new(ctx, "collapsed", LG_LOAD_NO_VALIDATE, &b), LG_OK);
+        double pt[18] = {0};
+        for (int i = 0; i < 9; i++) {
+            pt[2 * i] = 3;
+            pt[2 * i + 1] = 2;
+        }
+        if (with_square) {
+            const double sq[10] = {0, 0, 10, 0, 10, 10, 0, 10, 0, 0};
+            assert_int_equal(lgb_begin_cell(b), LG_OK);
+            assert_int_equal(lgb_add_ring(b, sq, 5, false), LG_OK);
+            assert_int_equal(lgb_end_cell(b), LG_OK);
+            pt[0] = pt[16] = 12; /* the collapsed ring outside the square */
+            for (int i = 0; i < 9; i++) {
+                pt[2 * i] = 12;
+                pt[2 * i + 1] = 5;
+            }
+        }
+        assert_int_equal(lgb_begin_cell(b), LG_OK);
+        assert_int_equal(lgb_add_ring(b, pt, 9, false), LG_OK);
+        assert_int_equal(lgb_end_cell(b), LG_OK);
+        lg_layer *l = NULL;
+        if (lgb_finish(b, NULL, NULL, &l) != LG_OK)
+            fail_msg("%s", lg_context_message(ctx));
+        assert_non_null(l->accel);
+        double px = pt[0], py = pt[1];
+        assert_int_equal(lg__locate_exact(l, px, py), with_square ? 1 : 0);
+        assert_int_equal(lg_layer_locate(l, px, py), lg__locate_exact(l, px, py));
+        const double d[4][2] = {{1e-9, 0}, {0, -1e-9}, {0.5, 0.5}, {-1, 0}};
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(lg_layer_locate(l, px + d[k][0], py + d[k][1]),
+                             lg__locate_exact(l, px + d[k][0], py + d[k][1]));
+        int64_t out[1];
+        assert_int_equal(lg_layer_locate_many(l, &px, &py, 1, out), LG_OK);
+        assert_int_equal(out[0], lg__locate_exact(l, px, py));
+        lg_layer_free(l);
+    }
+    lg_context_free(ctx);
+}
+
 static void test_orient_exact(void **state)
 {
     (void)state;
@@ -655,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_batch_paths_agree),
         cmocka_unit_test(test_accelerator_cap),
         cmocka_unit_test(test_accel_bands),
+        cmocka_unit_test(test_collapsed_ring),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
         cmocka_unit_test(test_naturalearth_against_geos),
