@@ -209,19 +209,6 @@ static void test_snapshot_every_byte(void **state)
 
 /* ---------------------------------------------- bounded memory and time */
 
-/* Resident set of this process in kB (/proc/self/statm). */
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, res = 0;
-    if (!f)
-        return 0;
-    if (fscanf(f, "%ld %ld", &size, &res) != 2)
-        res = 0;
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /*
  * Load path in a forked child with a 60 s alarm. The child exits 0 when the load
  * failed with a message naming the file (1 if it loaded; allowed when may_load).
@@ -238,7 +225,7 @@ static long load_in_child(const char *path, const char *name, bool may_load)
     if (pid == 0) {
         close(fd[0]);
         alarm(60);
-        long base = rss_kb();
+        long base = tu_rss_kb();
         lg_context *ctx = NULL;
         if (lg_context_new(NULL, &ctx) != LG_OK)
             _exit(3);

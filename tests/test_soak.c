@@ -24,18 +24,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, res = 0;
-    if (!f)
-        return 0;
-    if (fscanf(f, "%ld %ld", &size, &res) != 2)
-        res = 0;
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void test_soak(void **state)
 {
     (void)state;
@@ -128,9 +116,9 @@ static void test_soak(void **state)
         assert_int_equal(lg_units_count(u), NU);
         rounds++;
         if (!rss10 && now_s() >= t_mark)
-            rss10 = rss_kb();
+            rss10 = tu_rss_kb();
     }
-    long rss_end = rss_kb();
+    long rss_end = tu_rss_kb();
     if (!rss10)
         rss10 = rss_end;
     print_message("soak %.0f s: %ld rounds, %llu unit moves, %llu queries, %ld brute-force "

@@ -52,3 +52,16 @@ const char *tu_naturalearth(void)
                            "naturalearth_lowres.shp";
     return access(p, R_OK) == 0 ? p : NULL;
 }
+
+/* Resident set of this process in kB (/proc/self/statm); 0 when unknown. */
+long tu_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}

@@ -20,4 +20,6 @@ uint64_t tu_rand(uint64_t *state);
 double tu_uniform(uint64_t *state, double lo, double hi);
 /* Path of a Debian-shipped real-world dataset, or NULL when absent. */
 const char *tu_naturalearth(void);
+/* Resident set of this process in kB (/proc/self/statm); 0 when unknown. */
+long tu_rss_kb(void);
 #endif
