@@ -243,13 +243,15 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  * The build runs in passes over horizontal bands of pixel rows, one thread per band
  * (two on large layers): every pass of a band writes only that band's pixels, and
  * visits cells in row order, so the result does not depend on the number of bands.
- *   1. count each pixel's edge incidences and each band's groups (cells per pixel);
+ *   1. count each pixel's edge incidences and groups (cells);
  *   2. (per band, after a sequential prefix over the bands) number the boundary
- *      pixels and turn counts into list offsets;
- *   3. place each incidence's edge and cell, and mark the sub-pixels its box meets;
- *   4. cut each boundary pixel's list into groups, one per cell;
- *   5. decide, exactly, which pixel centres each cell owns (scanlines);
- *   6. answer the sub-pixels no edge comes near.
+ *      pixels and turn counts into list and group offsets;
+ *   3. place each incidence's edge, start a group where a new cell begins, and mark
+ *      the sub-pixels the edge's box meets;
+ *   4. decide, exactly, which pixel centres each cell owns (scanlines);
+ *   5. answer the sub-pixels no edge comes near.
+ * Fresh memory is the dearest part on large layers (the kernel zeroes every page),
+ * so the build keeps no per-incidence scratch: three counters per pixel.
  */
 
 /* Pixel centres: one expression, used by the build and stored for the queries. */
@@ -332,17 +334,18 @@ typedef struct band {
     lg_accel *a;
     const lg_layer *l;
     uint32_t j0, j1;  /* pixel rows [j0, j1) */
-    uint32_t *pos;    /* per pixel: count, then list offset, then list end */
-    uint32_t *last;   /* per pixel: last cell + 1 counted (pass 1) */
-    uint32_t *cellof; /* per incidence: its cell (passes 3-4) */
+    uint32_t *pos;  /* per pixel: edge count, then list offset, then list end */
+    uint32_t *gpos; /* per pixel: group count, then next group */
+    uint32_t *last; /* per pixel: last cell + 1 counted (pass 1) */
     size_t nedges;    /* incidences in the band */
     size_t ngrp;      /* groups in the band */
     size_t nbp;       /* boundary pixels in the band */
     size_t e_base, g_base, b_base;
     int pass;
     lg_error err;
-    uint32_t *cnt, *edges; /* pass 5 scratch */
-    size_t cnt_cap, edges_cap;
+    uint32_t *cnt, *edges; /* pass 4 scratch */
+    uint64_t *pairs;
+    size_t cnt_cap, edges_cap, pairs_cap;
 } band;
 
 /* Cell c's pixel rows clipped to the band; false when it has none there. */
@@ -400,13 +403,23 @@ static void band_incidences(band *bd, bool place)
                             nedges++;
                             if (bd->last[p] != (uint32_t)c + 1) {
                                 bd->last[p] = (uint32_t)c + 1;
+                                bd->gpos[p]++;
                                 ngrp++;
                             }
                         } else {
                             uint32_t k = bd->pos[p]++;
                             a->edges[k] = v;
-                            bd->cellof[k] = (uint32_t)c;
-                            a->bp[a->pix[p] & ~PIX_BOUNDARY].sub[0] |= edge_sub_mask(a, ed, i, j);
+                            lg_accel_bp *bp = &a->bp[a->pix[p] & ~PIX_BOUNDARY];
+                            /* cells come in order: a new cell here starts a new group */
+                            uint32_t g = bd->gpos[p];
+                            if (g == bp->g0 || a->grp[g - 1].row != (uint32_t)c) {
+                                a->grp[g].row = (uint32_t)c;
+                                a->grp[g].k0 = k;
+                                if (g - bp->g0 < LG__BP_ROWS)
+                                    bp->row[g - bp->g0] = (uint32_t)c;
+                                bd->gpos[p] = g + 1;
+                            }
+                            bp->sub[0] |= edge_sub_mask(a, ed, i, j);
                         }
                     }
             }
@@ -417,51 +430,32 @@ static void band_incidences(band *bd, bool place)
     }
 }
 
-/* Pass 2: boundary pixel numbers and list offsets, from the band's bases. */
+/*
+ * Pass 2: boundary pixel numbers, centres and group ranges, and list offsets, from the
+ * band's bases.
+ */
 static void band_offsets(band *bd)
 {
     lg_accel *a = bd->a;
-    size_t run = bd->e_base, b = bd->b_base;
-    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
-        uint32_t c = bd->pos[p];
-        bd->pos[p] = (uint32_t)run;
-        run += c;
-        if (c) {
+    size_t run = bd->e_base, g = bd->g_base, b = bd->b_base;
+    for (uint32_t j = bd->j0; j < bd->j1; j++) {
+        size_t p = (size_t)j * a->nx;
+        for (uint32_t i = 0; i < a->nx; i++, p++) {
+            uint32_t c = bd->pos[p];
+            if (!c)
+                continue;
+            uint32_t ng = bd->gpos[p];
+            bd->pos[p] = (uint32_t)run;
+            bd->gpos[p] = (uint32_t)g;
+            run += c;
             a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
-            a->bp[b] = (lg_accel_bp){0}; /* sub[0] collects the touched sub-pixels */
+            /* sub[0] collects the touched sub-pixels (pass 3) */
+            a->bp[b] = (lg_accel_bp){.g0 = (uint32_t)g, .g1 = (uint32_t)(g + ng)};
+            a->bpc[2 * b] = center_x(a, i);
+            a->bpc[2 * b + 1] = center_y(a, j);
+            g += ng;
             b++;
         }
-    }
-}
-
-/* Pass 4: cut each boundary pixel's list into groups, one per cell (in cell order). */
-static void band_groups(band *bd)
-{
-    lg_accel *a = bd->a;
-    size_t g = bd->g_base;
-    size_t start = bd->e_base;
-    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
-        size_t end = bd->pos[p];
-        if (end == start)
-            continue;
-        uint32_t b = a->pix[p] & ~PIX_BOUNDARY;
-        lg_accel_bp *bp = &a->bp[b];
-        uint32_t i = (uint32_t)(p % a->nx), j = (uint32_t)(p / a->nx);
-        a->bpc[2 * (size_t)b] = center_x(a, i);
-        a->bpc[2 * (size_t)b + 1] = center_y(a, j);
-        bp->g0 = (uint32_t)g;
-        for (size_t k = start; k < end; k++) {
-            if (k > start && bd->cellof[k] == bd->cellof[k - 1])
-                continue;
-            uint32_t c = bd->cellof[k];
-            a->grp[g].row = c;
-            a->grp[g].k0 = (uint32_t)k;
-            if (g - bp->g0 < LG__BP_ROWS)
-                bp->row[g - bp->g0] = c;
-            g++;
-        }
-        bp->g1 = (uint32_t)g;
-        start = end;
     }
 }
 
@@ -469,7 +463,14 @@ static void band_groups(band *bd)
 static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, uint32_t jb,
                          uint32_t *jlo, uint32_t *jhi)
 {
-    double f = -floor_px(-((lo - a->y0) * a->sy - 0.5)); /* ceil */
+    /* Most edges are shorter than a pixel and cross no centre line: with the centre
+       line of row j at t = j, none lies in [tl, th) when no integer does in the
+       margin-widened range (its rounding is far below the margin) */
+    double tl = (lo - a->y0) * a->sy - 0.5, th = (hi - a->y0) * a->sy - 0.5;
+    double m = 2 * a->margin * a->sy;
+    if (floor_px(th + m) < tl - m)
+        return false;
+    double f = -floor_px(-tl); /* ceil */
     int64_t j0 = f < (double)ja ? (int64_t)ja : f > (double)jb + 1 ? (int64_t)jb + 1 : (int64_t)f;
     while (j0 > (int64_t)ja && center_y(a, (uint32_t)(j0 - 1)) >= lo)
         j0--;
@@ -491,7 +492,7 @@ static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, u
 }
 
 /*
- * Pass 5 for cell c: decide, exactly, which pixel centres of its block (rows ja..jb of
+ * Pass 4 for cell c: decide, exactly, which pixel centres of its block (rows ja..jb of
  * the band) it owns (the half-open crossing rule of polygon.c along each centre
  * line), and record it: the group flag in boundary pixels, the cell itself in
  * edge-free pixels nobody lower claimed. A boundary pixel that c owns without having
@@ -509,31 +510,30 @@ static lg_error scan_cell(band *bd, size_t c, uint32_t ja, uint32_t jb)
     if (lg__grow(al, (void **)&bd->cnt, &bd->cnt_cap, R + 1, sizeof *bd->cnt))
         return LG_ERR_NOMEM;
     memset(bd->cnt, 0, (R + 1) * sizeof *bd->cnt);
-    uint32_t r0 = l->cell_ring[c], r1 = l->cell_ring[c + 1];
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t r = r0; r < r1; r++) {
-            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-                const double *e = l->xy + 2 * (size_t)v;
-                double loy = mind(e[1], e[3]), hiy = maxd(e[1], e[3]);
-                uint32_t jlo, jhi;
-                if (loy == hiy || !rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi))
-                    continue;
-                for (uint32_t j = jlo; j <= jhi; j++) {
-                    if (pass == 0)
-                        bd->cnt[j - ja + 1]++;
-                    else
-                        bd->edges[bd->cnt[j - ja]++] = v;
-                }
+    /* one pass over the edges collects (row, edge) for the few crossing a centre line */
+    size_t n = 0;
+    for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
+        for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
+            const double *e = l->xy + 2 * (size_t)v;
+            double loy = mind(e[1], e[3]), hiy = maxd(e[1], e[3]);
+            uint32_t jlo, jhi;
+            if (loy == hiy || !rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi))
+                continue;
+            if (lg__grow(al, (void **)&bd->pairs, &bd->pairs_cap, n + (jhi - jlo) + 1,
+                         sizeof *bd->pairs))
+                return LG_ERR_NOMEM;
+            for (uint32_t j = jlo; j <= jhi; j++) {
+                bd->cnt[j - ja + 1]++;
+                bd->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
             }
         }
-        if (pass == 0) {
-            for (size_t k = 1; k <= R; k++)
-                bd->cnt[k] += bd->cnt[k - 1];
-            if (lg__grow(al, (void **)&bd->edges, &bd->edges_cap, (size_t)bd->cnt[R] + 1,
-                         sizeof *bd->edges))
-                return LG_ERR_NOMEM;
-        }
     }
+    for (size_t k = 1; k <= R; k++)
+        bd->cnt[k] += bd->cnt[k - 1];
+    if (lg__grow(al, (void **)&bd->edges, &bd->edges_cap, n + 1, sizeof *bd->edges))
+        return LG_ERR_NOMEM;
+    for (size_t q = 0; q < n; q++)
+        bd->edges[bd->cnt[bd->pairs[q] >> 32]++] = (uint32_t)bd->pairs[q];
     /* after placing, cnt[k] is the end of row k's list: row k is [cnt[k-1], cnt[k]) */
     for (uint32_t j = ja; j <= jb; j++) {
         size_t k = j - ja;
@@ -609,7 +609,7 @@ static const uint32_t nibble_mask[256] = {
 };
 
 /*
- * Pass 6 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
+ * Pass 5 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
  * boxes meet: the others take the answer at their centre, the same for every point
  * in them (no edge separates them from the centre); a 4-connected run of them shares
  * it, so it is computed once per run.
@@ -665,7 +665,7 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
     }
 }
 
-/* Passes 5 and 6 of a band. */
+/* Passes 4 and 5 of a band. */
 static void band_cells(band *bd)
 {
     lg_accel *a = bd->a;
@@ -691,8 +691,7 @@ static void *band_run(void *arg)
     case 1: band_incidences(bd, false); break;
     case 2: band_offsets(bd); break;
     case 3: band_incidences(bd, true); break;
-    case 4: band_groups(bd); break;
-    case 5: band_cells(bd); break;
+    case 4: band_cells(bd); break;
     }
     return NULL;
 }
@@ -777,7 +776,7 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
 {
     const lg_allocator *al = &l->alloc;
     lg_accel *a = lg__calloc(al, 1, sizeof *a);
-    uint32_t *pos = NULL, *last = NULL, *cellof = NULL;
+    uint32_t *pos = NULL, *gpos = NULL, *last = NULL;
     band bands[LG__BUILD_BANDS];
     int nb = 0;
     lg_error e = LG_ERR_NOMEM;
@@ -811,20 +810,24 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     }
     a->pix = lg__malloc(al, np * sizeof *a->pix);
     pos = lg__malloc(al, (np + 1) * sizeof *pos);
+    gpos = lg__malloc(al, (np + 1) * sizeof *gpos);
     last = lg__malloc(al, (np + 1) * sizeof *last);
-    if (!a->pix || !pos || !last)
+    if (!a->pix || !pos || !gpos || !last)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
     lg__advise_huge(pos, (np + 1) * sizeof *pos);
+    lg__advise_huge(gpos, (np + 1) * sizeof *gpos);
     lg__advise_huge(last, (np + 1) * sizeof *last);
     memset(a->pix, 0, np * sizeof *a->pix);
     memset(pos, 0, (np + 1) * sizeof *pos);
+    memset(gpos, 0, (np + 1) * sizeof *gpos);
     memset(last, 0, (np + 1) * sizeof *last);
 
     nb = split_bands(l, a, want_bands, bands);
     for (int k = 0; k < nb; k++) {
         uint32_t j0 = bands[k].j0, j1 = bands[k].j1;
-        bands[k] = (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .last = last};
+        bands[k] = (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .gpos = gpos,
+                           .last = last};
     }
 
     /* 1. count; the bands' bases; the budget */
@@ -860,39 +863,35 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     a->bp = lg__malloc(al, (nbp + 1) * sizeof *a->bp);
     a->bpc = lg__malloc(al, (nbp + 1) * 2 * sizeof *a->bpc);
     a->grp = lg__malloc(al, (ngrp + 1) * sizeof *a->grp);
-    cellof = lg__malloc(al, (total + 1) * sizeof *cellof);
-    if (!a->edges || !a->bp || !a->bpc || !a->grp || !cellof)
+    if (!a->edges || !a->bp || !a->bpc || !a->grp)
         goto fail;
     lg__advise_huge(a->edges, (total + 1) * sizeof *a->edges);
     lg__advise_huge(a->bp, (nbp + 1) * sizeof *a->bp);
     lg__advise_huge(a->bpc, (nbp + 1) * 2 * sizeof *a->bpc);
     lg__advise_huge(a->grp, (ngrp + 1) * sizeof *a->grp);
-    lg__advise_huge(cellof, (total + 1) * sizeof *cellof);
     a->nbp = (uint32_t)nbp;
     a->ngrp = (uint32_t)ngrp;
     a->nedges = (uint32_t)total;
     a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
     a->grp[ngrp].k0 = (uint32_t)total;
-    for (int k = 0; k < nb; k++)
-        bands[k].cellof = cellof;
 
-    /* 2-4. offsets, placing, groups */
+    /* 2-3. offsets, placing */
     run_pass(bands, nb, 2);
     run_pass(bands, nb, 3);
-    run_pass(bands, nb, 4);
-    lg__free(al, cellof);
-    cellof = NULL;
+    lg__free(al, gpos);
+    gpos = NULL;
     lg__free(al, pos);
     pos = NULL;
 
-    /* 5-6. exact ownership of pixel centres (lowest row first), then the sub-pixels */
-    run_pass(bands, nb, 5);
+    /* 4-5. exact ownership of pixel centres (lowest row first), then the sub-pixels */
+    run_pass(bands, nb, 4);
     e = LG_OK;
     for (int k = 0; k < nb; k++) {
         if (bands[k].err && e == LG_OK)
             e = bands[k].err;
         lg__free(al, bands[k].cnt);
         lg__free(al, bands[k].edges);
+        lg__free(al, bands[k].pairs);
     }
     nb = 0;
     if (e)
@@ -904,10 +903,11 @@ fail:
     for (int k = 0; k < nb; k++) {
         lg__free(al, bands[k].cnt);
         lg__free(al, bands[k].edges);
+        lg__free(al, bands[k].pairs);
     }
     lg__free(al, pos);
+    lg__free(al, gpos);
     lg__free(al, last);
-    lg__free(al, cellof);
     lg__accel_free(al, a);
     return e == LG_OK ? LG_ERR_NOMEM : e;
 }
