@@ -333,13 +333,13 @@ static inline uint32_t cell_vstart(const lg_layer *l, size_t c)
 typedef struct band {
     lg_accel *a;
     const lg_layer *l;
-    uint32_t j0, j1;  /* pixel rows [j0, j1) */
-    uint32_t *pos;  /* per pixel: edge count, then list offset, then list end */
-    uint32_t *gpos; /* per pixel: group count, then next group */
-    uint32_t *last; /* per pixel: last cell + 1 counted (pass 1) */
-    size_t nedges;    /* incidences in the band */
-    size_t ngrp;      /* groups in the band */
-    size_t nbp;       /* boundary pixels in the band */
+    uint32_t j0, j1; /* pixel rows [j0, j1) */
+    uint32_t *pos;   /* per pixel: edge count, then list offset, then list end */
+    uint32_t *gpos;  /* per pixel: group count, then next group */
+    uint32_t *last;  /* per pixel: last cell + 1 counted (pass 1) */
+    size_t nedges;   /* incidences in the band */
+    size_t ngrp;     /* groups in the band */
+    size_t nbp;      /* boundary pixels in the band */
     size_t e_base, g_base, b_base;
     int pass;
     lg_error err;
@@ -826,8 +826,8 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     nb = split_bands(l, a, want_bands, bands);
     for (int k = 0; k < nb; k++) {
         uint32_t j0 = bands[k].j0, j1 = bands[k].j1;
-        bands[k] = (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .gpos = gpos,
-                           .last = last};
+        bands[k] =
+            (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .gpos = gpos, .last = last};
     }
 
     /* 1. count; the bands' bases; the budget */
