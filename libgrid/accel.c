@@ -301,27 +301,33 @@ static bool edge_meets_pixel(const lg_accel *a, const double *e, uint32_t i, uin
              mind(e[1], e[3]) > py1);
 }
 
-/* Sub-pixel range [s0, s1] along one axis whose widened boxes may meet [lo, hi]. */
-static inline void sub_range(double lo, double hi, double o, double s, double margin, uint32_t *s0,
-                             uint32_t *s1)
+/*
+ * Sub-pixel range [s0, s1] along one axis (global: pixel k holds sub-pixels
+ * k * LG__SUB .. k * LG__SUB + LG__SUB - 1) whose widened boxes may meet [lo, hi].
+ * The scaling by LG__SUB is exact, so s0 / LG__SUB and s1 / LG__SUB are exactly
+ * pixel_range's [i0, i1]. The query's sub-pixel of x is floor((x - o) * s * LG__SUB)
+ * up to rounding far below the margin.
+ */
+_Static_assert((LG__SUB & (LG__SUB - 1)) == 0, "sub-pixel scaling must be exact");
+static inline void sub_span(double lo, double hi, double o, double s, double margin, uint32_t n,
+                            uint32_t *s0, uint32_t *s1)
 {
     double f0 = (lo - 2 * margin - o) * s * LG__SUB, f1 = (hi + 2 * margin - o) * s * LG__SUB;
-    *s0 = !(f0 > 0) ? 0 : f0 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f0;
-    *s1 = !(f1 > 0) ? 0 : f1 >= LG__SUB - 1 ? LG__SUB - 1 : (uint32_t)f1;
+    double top = (double)n * LG__SUB;
+    *s0 = !(f0 > 0) ? 0 : f0 >= top ? n * LG__SUB - 1 : (uint32_t)f0;
+    *s1 = !(f1 > 0) ? 0 : f1 >= top ? n * LG__SUB - 1 : (uint32_t)f1;
 }
 
-/* Bits of the sub-pixels of pixel (i, j) whose widened boxes may meet the edge's box. */
-static uint64_t edge_sub_mask(const lg_accel *a, const double *e, uint32_t i, uint32_t j)
+/* Bits of pixel (i, j)'s sub-pixels within the global ranges [s0, s1] x [t0, t1]. */
+static inline uint64_t sub_mask(uint32_t s0, uint32_t s1, uint32_t t0, uint32_t t1, uint32_t i,
+                                uint32_t j)
 {
-    uint32_t s0, s1, t0, t1;
-    double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
-    sub_range(mind(e[0], e[2]), maxd(e[0], e[2]), px0, a->sx, a->margin, &s0, &s1);
-    sub_range(mind(e[1], e[3]), maxd(e[1], e[3]), py0, a->sy, a->margin, &t0, &t1);
-    uint64_t row = ((2ull << s1) - 1) & ~((1ull << s0) - 1);
-    uint64_t m = 0;
-    for (uint32_t t = t0; t <= t1; t++)
-        m |= row << (LG__SUB * t);
-    return m;
+    uint32_t bx = i * LG__SUB, by = j * LG__SUB;
+    uint32_t a0 = s0 > bx ? s0 - bx : 0, a1 = s1 - bx < LG__SUB - 1 ? s1 - bx : LG__SUB - 1;
+    uint32_t b0 = t0 > by ? t0 - by : 0, b1 = t1 - by < LG__SUB - 1 ? t1 - by : LG__SUB - 1;
+    uint64_t row = ((2ull << a1) - 1) & ~((1ull << a0) - 1);
+    uint64_t col = (0x0101010101010101ull >> (LG__SUB * (LG__SUB - 1 - (b1 - b0)))) << (LG__SUB * b0);
+    return row * col; /* row < 2^LG__SUB: no carries between rows */
 }
 
 /* First vertex of cell c (c == ncells: one past the last vertex). */
@@ -380,13 +386,15 @@ static void band_incidences(band *bd, bool place)
                    ring collapsed to one point it is all that touches that point (found
                    by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
                    the accelerator's "outside") */
-                uint32_t i0, i1, j0, j1;
-                pixel_range(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
-                            &j0, &j1);
+                uint32_t t0, t1, s0, s1; /* sub-pixel ranges; pixels are them / LG__SUB */
+                sub_span(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
+                         &t0, &t1);
+                uint32_t j0 = t0 / LG__SUB, j1 = t1 / LG__SUB;
                 if (j1 < bd->j0 || j0 >= bd->j1)
                     continue;
-                pixel_range(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
-                            &i0, &i1);
+                sub_span(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
+                         &s0, &s1);
+                uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
                 /* within one pixel's widened range on both axes: it meets that pixel */
                 bool single = i0 == i1 && j0 == j1;
                 if (j0 < bd->j0)
@@ -419,7 +427,7 @@ static void band_incidences(band *bd, bool place)
                                     bp->row[g - bp->g0] = (uint32_t)c;
                                 bd->gpos[p] = g + 1;
                             }
-                            bp->sub[0] |= edge_sub_mask(a, ed, i, j);
+                            bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
                         }
                     }
             }
