@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 /* fmin/fmax are library calls unless NaNs are ruled out; coordinates here are finite. */
@@ -240,11 +241,11 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
 /* ---------------------------------------------------------------- build */
 
 /*
- * The build runs in passes over horizontal bands of pixel rows, one thread per band
- * (two on large layers): every pass of a band writes only that band's pixels, and
- * visits cells in row order, so the result does not depend on the number of bands.
+ * The build runs in passes over square tiles of pixels (see "Tiles" below), taken by
+ * one thread per core on large layers: every pass of a tile writes only that tile's
+ * pixels and visits its cells in order, so the result does not depend on the threads.
  *   1. count each pixel's edge incidences and groups (cells);
- *   2. (per band, after a sequential prefix over the bands) number the boundary
+ *   2. (per tile, after a sequential prefix over the tiles) number the boundary
  *      pixels and turn counts into list and group offsets;
  *   3. place each incidence's edge, start a group where a new cell begins, and mark
  *      the sub-pixels the edge's box meets;
@@ -326,7 +327,8 @@ static inline uint64_t sub_mask(uint32_t s0, uint32_t s1, uint32_t t0, uint32_t 
     uint32_t a0 = s0 > bx ? s0 - bx : 0, a1 = s1 - bx < LG__SUB - 1 ? s1 - bx : LG__SUB - 1;
     uint32_t b0 = t0 > by ? t0 - by : 0, b1 = t1 - by < LG__SUB - 1 ? t1 - by : LG__SUB - 1;
     uint64_t row = ((2ull << a1) - 1) & ~((1ull << a0) - 1);
-    uint64_t col = (0x0101010101010101ull >> (LG__SUB * (LG__SUB - 1 - (b1 - b0)))) << (LG__SUB * b0);
+    uint64_t col = (0x0101010101010101ull >> (LG__SUB * (LG__SUB - 1 - (b1 - b0))))
+                   << (LG__SUB * b0);
     return row * col; /* row < 2^LG__SUB: no carries between rows */
 }
 
@@ -336,49 +338,65 @@ static inline uint32_t cell_vstart(const lg_layer *l, size_t c)
     return l->ring_off[l->cell_ring[c]];
 }
 
-typedef struct band {
+/*
+ * Tiles. Every pass works tile by tile: a block of LG__TILE x LG__TILE pixels and the
+ * cells whose widened boxes meet it, ascending. A pass walks a tile's cells in order,
+ * so it works on a few of the tile's pixel rows at a time: their counters, lists and
+ * cells stay in a core's cache (walking the whole layer's width instead made every
+ * access a cache miss on large layers: 2.7x slower at a million cells). The tiles
+ * depend on the raster alone; threads take them in turn, so the tables are the same
+ * bytes for any number of threads.
+ */
+#define LG__TILE 128u
+
+typedef struct tile {
+    uint32_t i0, i1, j0, j1; /* pixels [i0, i1) x [j0, j1) */
+    size_t c0, c1;           /* its cells: cells[c0 .. c1) */
+    size_t nedges, ngrp, nbp;
+    size_t e_base, g_base, b_base;
+} tile;
+
+typedef struct build {
     lg_accel *a;
     const lg_layer *l;
-    uint32_t j0, j1; /* pixel rows [j0, j1) */
-    uint32_t *pos;   /* per pixel: edge count, then list offset, then list end */
-    uint32_t *gpos;  /* per pixel: group count, then next group */
-    uint32_t *last;  /* per pixel: last cell + 1 counted (pass 1) */
-    size_t nedges;   /* incidences in the band */
-    size_t ngrp;     /* groups in the band */
-    size_t nbp;      /* boundary pixels in the band */
-    size_t e_base, g_base, b_base;
+    uint32_t *pos;  /* per pixel: edge count, then list offset, then list end */
+    uint32_t *gpos; /* per pixel: group count, then next group */
+    uint32_t *last; /* per pixel: last cell + 1 counted (pass 1) */
+    tile *tiles;
+    size_t ntiles;
+    uint32_t *cells; /* every tile's cells, tile after tile */
     int pass;
+    atomic_size_t next; /* the next tile to take */
+} build;
+
+typedef struct worker {
+    build *bu;
     lg_error err;
     uint32_t *cnt, *edges; /* pass 4 scratch */
     uint64_t *pairs;
     size_t cnt_cap, edges_cap, pairs_cap;
-} band;
+} worker;
 
-/* Cell c's pixel rows clipped to the band; false when it has none there. */
-static bool cell_rows(const band *bd, size_t c, uint32_t *ja, uint32_t *jb)
+/* Clip [*lo, *hi] to [t0, t1); false when nothing is left. */
+static inline bool clip(uint32_t *lo, uint32_t *hi, uint32_t t0, uint32_t t1)
 {
-    const lg_accel *a = bd->a;
-    const double *box = bd->l->cell_box + 4 * c;
-    pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, ja, jb);
-    if (*jb < bd->j0 || *ja >= bd->j1)
+    if (*hi < t0 || *lo >= t1)
         return false;
-    if (*ja < bd->j0)
-        *ja = bd->j0;
-    if (*jb >= bd->j1)
-        *jb = bd->j1 - 1;
+    if (*lo < t0)
+        *lo = t0;
+    if (*hi >= t1)
+        *hi = t1 - 1;
     return true;
 }
 
-/* Passes 1 and 3: every (pixel, edge) incidence of the band, cells in order. */
-static void band_incidences(band *bd, bool place)
+/* Passes 1 and 3: every (pixel, edge) incidence of tile t, cells in order. */
+static void tile_incidences(build *bu, tile *t, bool place)
 {
-    lg_accel *a = bd->a;
-    const lg_layer *l = bd->l;
+    lg_accel *a = bu->a;
+    const lg_layer *l = bu->l;
     size_t nedges = 0, ngrp = 0;
-    for (size_t c = 0; c < l->ncells; c++) {
-        uint32_t cja, cjb;
-        if (l->cell_ring[c] == l->cell_ring[c + 1] || !cell_rows(bd, c, &cja, &cjb))
-            continue;
+    for (size_t q = t->c0; q < t->c1; q++) {
+        uint32_t c = bu->cells[q];
         for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++)
             for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
                 const double *ed = l->xy + 2 * (size_t)v;
@@ -390,42 +408,41 @@ static void band_incidences(band *bd, bool place)
                 sub_span(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
                          &t0, &t1);
                 uint32_t j0 = t0 / LG__SUB, j1 = t1 / LG__SUB;
-                if (j1 < bd->j0 || j0 >= bd->j1)
+                if (j1 < t->j0 || j0 >= t->j1)
                     continue;
                 sub_span(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
                          &s0, &s1);
                 uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
                 /* within one pixel's widened range on both axes: it meets that pixel */
                 bool single = i0 == i1 && j0 == j1;
-                if (j0 < bd->j0)
-                    j0 = bd->j0;
-                if (j1 >= bd->j1)
-                    j1 = bd->j1 - 1;
+                if (!clip(&i0, &i1, t->i0, t->i1))
+                    continue;
+                clip(&j0, &j1, t->j0, t->j1);
                 for (uint32_t j = j0; j <= j1; j++)
                     for (uint32_t i = i0; i <= i1; i++) {
                         if (!single && !edge_meets_pixel(a, ed, i, j))
                             continue;
                         size_t p = (size_t)j * a->nx + i;
                         if (!place) {
-                            bd->pos[p]++;
+                            bu->pos[p]++;
                             nedges++;
-                            if (bd->last[p] != (uint32_t)c + 1) {
-                                bd->last[p] = (uint32_t)c + 1;
-                                bd->gpos[p]++;
+                            if (bu->last[p] != c + 1) {
+                                bu->last[p] = c + 1;
+                                bu->gpos[p]++;
                                 ngrp++;
                             }
                         } else {
-                            uint32_t k = bd->pos[p]++;
+                            uint32_t k = bu->pos[p]++;
                             a->edges[k] = v;
                             lg_accel_bp *bp = &a->bp[a->pix[p] & ~PIX_BOUNDARY];
                             /* cells come in order: a new cell here starts a new group */
-                            uint32_t g = bd->gpos[p];
-                            if (g == bp->g0 || a->grp[g - 1].row != (uint32_t)c) {
-                                a->grp[g].row = (uint32_t)c;
+                            uint32_t g = bu->gpos[p];
+                            if (g == bp->g0 || a->grp[g - 1].row != c) {
+                                a->grp[g].row = c;
                                 a->grp[g].k0 = k;
                                 if (g - bp->g0 < LG__BP_ROWS)
-                                    bp->row[g - bp->g0] = (uint32_t)c;
-                                bd->gpos[p] = g + 1;
+                                    bp->row[g - bp->g0] = c;
+                                bu->gpos[p] = g + 1;
                             }
                             bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
                         }
@@ -433,28 +450,33 @@ static void band_incidences(band *bd, bool place)
             }
     }
     if (!place) {
-        bd->nedges = nedges;
-        bd->ngrp = ngrp;
+        size_t nbp = 0;
+        for (uint32_t j = t->j0; j < t->j1; j++)
+            for (uint32_t i = t->i0; i < t->i1; i++)
+                nbp += bu->pos[(size_t)j * a->nx + i] != 0;
+        t->nedges = nedges;
+        t->ngrp = ngrp;
+        t->nbp = nbp;
     }
 }
 
 /*
  * Pass 2: boundary pixel numbers, centres and group ranges, and list offsets, from the
- * band's bases.
+ * tile's bases.
  */
-static void band_offsets(band *bd)
+static void tile_offsets(build *bu, const tile *t)
 {
-    lg_accel *a = bd->a;
-    size_t run = bd->e_base, g = bd->g_base, b = bd->b_base;
-    for (uint32_t j = bd->j0; j < bd->j1; j++) {
-        size_t p = (size_t)j * a->nx;
-        for (uint32_t i = 0; i < a->nx; i++, p++) {
-            uint32_t c = bd->pos[p];
+    lg_accel *a = bu->a;
+    size_t run = t->e_base, g = t->g_base, b = t->b_base;
+    for (uint32_t j = t->j0; j < t->j1; j++) {
+        size_t p = (size_t)j * a->nx + t->i0;
+        for (uint32_t i = t->i0; i < t->i1; i++, p++) {
+            uint32_t c = bu->pos[p];
             if (!c)
                 continue;
-            uint32_t ng = bd->gpos[p];
-            bd->pos[p] = (uint32_t)run;
-            bd->gpos[p] = (uint32_t)g;
+            uint32_t ng = bu->gpos[p];
+            bu->pos[p] = (uint32_t)run;
+            bu->gpos[p] = (uint32_t)g;
             run += c;
             a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
             /* sub[0] collects the touched sub-pixels (pass 3) */
@@ -500,24 +522,21 @@ static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, u
 }
 
 /*
- * Pass 4 for cell c: decide, exactly, which pixel centres of its block (rows ja..jb of
- * the band) it owns (the half-open crossing rule of polygon.c along each centre
+ * Pass 4 for cell c: decide, exactly, which pixel centres of its block (ia..ib x ja..jb,
+ * within a tile) it owns (the half-open crossing rule of polygon.c along each centre
  * line), and record it: the group flag in boundary pixels, the cell itself in
  * edge-free pixels nobody lower claimed. A boundary pixel that c owns without having
  * an edge there (overlapping data) is left to the exact path.
  */
-static lg_error scan_cell(band *bd, size_t c, uint32_t ja, uint32_t jb)
+static lg_error scan_cell(worker *w, size_t c, uint32_t ia, uint32_t ib, uint32_t ja, uint32_t jb)
 {
-    lg_accel *a = bd->a;
-    const lg_layer *l = bd->l;
+    lg_accel *a = w->bu->a;
+    const lg_layer *l = w->bu->l;
     const lg_allocator *al = &l->alloc;
-    const double *box = l->cell_box + 4 * c;
-    uint32_t ia, ib;
-    pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
     size_t R = (size_t)(jb - ja) + 1;
-    if (lg__grow(al, (void **)&bd->cnt, &bd->cnt_cap, R + 1, sizeof *bd->cnt))
+    if (lg__grow(al, (void **)&w->cnt, &w->cnt_cap, R + 1, sizeof *w->cnt))
         return LG_ERR_NOMEM;
-    memset(bd->cnt, 0, (R + 1) * sizeof *bd->cnt);
+    memset(w->cnt, 0, (R + 1) * sizeof *w->cnt);
     /* one pass over the edges collects (row, edge) for the few crossing a centre line */
     size_t n = 0;
     for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
@@ -527,25 +546,25 @@ static lg_error scan_cell(band *bd, size_t c, uint32_t ja, uint32_t jb)
             uint32_t jlo, jhi;
             if (loy == hiy || !rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi))
                 continue;
-            if (lg__grow(al, (void **)&bd->pairs, &bd->pairs_cap, n + (jhi - jlo) + 1,
-                         sizeof *bd->pairs))
+            if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jhi - jlo) + 1,
+                         sizeof *w->pairs))
                 return LG_ERR_NOMEM;
             for (uint32_t j = jlo; j <= jhi; j++) {
-                bd->cnt[j - ja + 1]++;
-                bd->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
+                w->cnt[j - ja + 1]++;
+                w->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
             }
         }
     }
     for (size_t k = 1; k <= R; k++)
-        bd->cnt[k] += bd->cnt[k - 1];
-    if (lg__grow(al, (void **)&bd->edges, &bd->edges_cap, n + 1, sizeof *bd->edges))
+        w->cnt[k] += w->cnt[k - 1];
+    if (lg__grow(al, (void **)&w->edges, &w->edges_cap, n + 1, sizeof *w->edges))
         return LG_ERR_NOMEM;
     for (size_t q = 0; q < n; q++)
-        bd->edges[bd->cnt[bd->pairs[q] >> 32]++] = (uint32_t)bd->pairs[q];
+        w->edges[w->cnt[w->pairs[q] >> 32]++] = (uint32_t)w->pairs[q];
     /* after placing, cnt[k] is the end of row k's list: row k is [cnt[k-1], cnt[k]) */
     for (uint32_t j = ja; j <= jb; j++) {
         size_t k = j - ja;
-        uint32_t e0 = k ? bd->cnt[k - 1] : 0, e1 = bd->cnt[k];
+        uint32_t e0 = k ? w->cnt[k - 1] : 0, e1 = w->cnt[k];
         if (e0 == e1)
             continue; /* no edge crosses this centre line: c owns none of its centres */
         double cy = center_y(a, j);
@@ -553,7 +572,7 @@ static lg_error scan_cell(band *bd, size_t c, uint32_t ja, uint32_t jb)
             double cx = center_x(a, i);
             bool in = false;
             for (uint32_t q = e0; q < e1; q++) {
-                const double *e = l->xy + 2 * (size_t)bd->edges[q];
+                const double *e = l->xy + 2 * (size_t)w->edges[q];
                 bool up = e[1] <= e[3];
                 double lox = up ? e[0] : e[2], loy = up ? e[1] : e[3];
                 double hix = up ? e[2] : e[0], hiy = up ? e[3] : e[1];
@@ -673,120 +692,150 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
     }
 }
 
-/* Passes 4 and 5 of a band. */
-static void band_cells(band *bd)
+/* Passes 4 and 5 of tile t. */
+static void tile_cells(worker *w, const tile *t)
 {
-    lg_accel *a = bd->a;
-    const lg_layer *l = bd->l;
-    for (size_t c = 0; c < l->ncells && !bd->err; c++) {
-        uint32_t ja, jb;
-        if (l->cell_ring[c] != l->cell_ring[c + 1] && cell_rows(bd, c, &ja, &jb))
-            bd->err = scan_cell(bd, c, ja, jb);
+    build *bu = w->bu;
+    lg_accel *a = bu->a;
+    const lg_layer *l = bu->l;
+    for (size_t q = t->c0; q < t->c1 && !w->err; q++) {
+        uint32_t c = bu->cells[q];
+        const double *box = l->cell_box + 4 * (size_t)c;
+        uint32_t ia, ib, ja, jb;
+        pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
+        pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
+        if (clip(&ia, &ib, t->i0, t->i1) && clip(&ja, &jb, t->j0, t->j1))
+            w->err = scan_cell(w, c, ia, ib, ja, jb);
     }
-    if (bd->err)
+    if (w->err)
         return;
-    for (size_t p = (size_t)bd->j0 * a->nx; p < (size_t)bd->j1 * a->nx; p++) {
-        uint32_t pv = a->pix[p];
-        if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
-            classify_subs(a, l, pv & ~PIX_BOUNDARY, (uint32_t)(p % a->nx), (uint32_t)(p / a->nx));
-    }
+    for (uint32_t j = t->j0; j < t->j1; j++)
+        for (uint32_t i = t->i0; i < t->i1; i++) {
+            uint32_t pv = a->pix[(size_t)j * a->nx + i];
+            if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
+                classify_subs(a, l, pv & ~PIX_BOUNDARY, i, j);
+        }
 }
 
-static void *band_run(void *arg)
+static void *worker_run(void *arg)
 {
-    band *bd = arg;
-    switch (bd->pass) {
-    case 1: band_incidences(bd, false); break;
-    case 2: band_offsets(bd); break;
-    case 3: band_incidences(bd, true); break;
-    case 4: band_cells(bd); break;
+    worker *w = arg;
+    build *bu = w->bu;
+    for (;;) {
+        size_t k = atomic_fetch_add(&bu->next, 1);
+        if (k >= bu->ntiles)
+            break;
+        tile *t = &bu->tiles[k];
+        switch (bu->pass) {
+        case 1: tile_incidences(bu, t, false); break;
+        case 2: tile_offsets(bu, t); break;
+        case 3: tile_incidences(bu, t, true); break;
+        case 4: tile_cells(w, t); break;
+        }
     }
     return NULL;
 }
 
-#define LG__BUILD_BANDS 2
+#define LG__BUILD_MAX_THREADS 16
 #define LG__BUILD_PAR_MIN_CELLS 20000
 
-/* Run one pass over every band: band 0 here, the others on threads (here when none). */
-static void run_pass(band *bands, int nb, int pass)
+/* Run one pass over every tile: worker 0 here, the others on threads. */
+static void run_pass(build *bu, worker *ws, int nw, int pass)
 {
-    pthread_t tid[LG__BUILD_BANDS];
-    bool started[LG__BUILD_BANDS] = {false};
-    for (int k = 0; k < nb; k++)
-        bands[k].pass = pass;
-    for (int k = 1; k < nb; k++)
-        started[k] = pthread_create(&tid[k], NULL, band_run, &bands[k]) == 0;
-    band_run(&bands[0]);
-    for (int k = 1; k < nb; k++) {
+    pthread_t tid[LG__BUILD_MAX_THREADS];
+    bool started[LG__BUILD_MAX_THREADS] = {false};
+    bu->pass = pass;
+    atomic_store(&bu->next, 0);
+    for (int k = 1; k < nw; k++)
+        started[k] = pthread_create(&tid[k], NULL, worker_run, &ws[k]) == 0;
+    worker_run(&ws[0]); /* takes every tile a thread that failed to start would have */
+    for (int k = 1; k < nw; k++)
         if (started[k])
             pthread_join(tid[k], NULL);
-        else
-            band_run(&bands[k]);
-    }
 }
 
-/* Band boundaries: about half the cells (by box centre row) in each. */
-static int split_bands(const lg_layer *l, const lg_accel *a, int want, band *bands)
+/*
+ * The tiles of a tile x tile grid and their cells (each cell in every tile its
+ * widened box meets, ascending). Empty cells are in none.
+ */
+static lg_error make_tiles(build *bu, uint32_t ts)
 {
-    int nb = 1;
-    if (want == 0 && l->ncells >= LG__BUILD_PAR_MIN_CELLS) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        want = ncpu >= 2 ? LG__BUILD_BANDS : 1;
-    }
-    if (want >= 2 && a->ny >= 2)
-        nb = LG__BUILD_BANDS;
-    bands[0].j0 = 0;
-    bands[nb - 1].j1 = a->ny;
-    if (nb == 2) {
-        /* the median of the cells' centre rows */
-        double *ys = NULL;
-        size_t n = 0;
-        uint32_t cut = a->ny / 2;
-        ys = lg__malloc(&l->alloc, l->ncells * sizeof *ys); /* on failure: half the rows */
-        if (ys) {
-            for (size_t c = 0; c < l->ncells; c++)
-                if (l->cell_ring[c] != l->cell_ring[c + 1])
-                    ys[n++] = 0.5 * (l->cell_box[4 * c + 1] + l->cell_box[4 * c + 3]);
-            if (n) {
-                /* nth_element by counting rows */
-                uint32_t *hist = lg__calloc(&l->alloc, a->ny, sizeof *hist);
-                if (hist) {
-                    for (size_t k = 0; k < n; k++) {
-                        double f = (ys[k] - a->y0) * a->sy;
-                        uint32_t j = !(f > 0) ? 0 : f >= a->ny ? a->ny - 1 : (uint32_t)f;
-                        hist[j]++;
-                    }
-                    size_t acc = 0;
-                    for (uint32_t j = 0; j < a->ny; j++) {
-                        acc += hist[j];
-                        if (2 * acc >= n) {
-                            cut = j + 1;
-                            break;
-                        }
-                    }
-                    lg__free(&l->alloc, hist);
+    const lg_accel *a = bu->a;
+    const lg_layer *l = bu->l;
+    const lg_allocator *al = &l->alloc;
+    uint32_t tx = (a->nx + ts - 1) / ts, ty = (a->ny + ts - 1) / ts;
+    bu->ntiles = (size_t)tx * ty;
+    bu->tiles = lg__calloc(al, bu->ntiles + 1, sizeof *bu->tiles);
+    if (!bu->tiles)
+        return LG_ERR_NOMEM;
+    /* count into c1, prefix into c0, fill */
+    for (int fill = 0; fill < 2; fill++) {
+        for (size_t c = 0; c < l->ncells; c++) {
+            if (l->cell_ring[c] == l->cell_ring[c + 1])
+                continue;
+            const double *box = l->cell_box + 4 * c;
+            uint32_t ia, ib, ja, jb;
+            pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
+            pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
+            for (uint32_t v = ja / ts; v <= jb / ts; v++)
+                for (uint32_t u = ia / ts; u <= ib / ts; u++) {
+                    tile *t = &bu->tiles[(size_t)v * tx + u];
+                    if (fill)
+                        bu->cells[t->c1++] = (uint32_t)c;
+                    else
+                        t->c1++;
                 }
-            }
-            lg__free(&l->alloc, ys);
         }
-        if (cut < 1)
-            cut = 1;
-        if (cut >= a->ny)
-            cut = a->ny - 1;
-        bands[0].j1 = bands[1].j0 = cut;
+        if (!fill) {
+            size_t run = 0;
+            for (size_t k = 0; k < bu->ntiles; k++) {
+                size_t n = bu->tiles[k].c1;
+                bu->tiles[k].c0 = bu->tiles[k].c1 = run;
+                run += n;
+            }
+            bu->cells = lg__malloc(al, (run + 1) * sizeof *bu->cells);
+            if (!bu->cells)
+                return LG_ERR_NOMEM;
+        }
     }
-    return nb;
+    for (uint32_t v = 0; v < ty; v++)
+        for (uint32_t u = 0; u < tx; u++) {
+            tile *t = &bu->tiles[(size_t)v * tx + u];
+            t->i0 = u * ts;
+            t->i1 = t->i0 + ts < a->nx ? t->i0 + ts : a->nx;
+            t->j0 = v * ts;
+            t->j1 = t->j0 + ts < a->ny ? t->j0 + ts : a->ny;
+        }
+    return LG_OK;
+}
+
+/* Threads for the build: want, or (0) one per core on large layers. */
+static int build_threads(const build *bu, int want)
+{
+    if (want <= 0) {
+        want = 1;
+        if (bu->l->ncells >= LG__BUILD_PAR_MIN_CELLS) {
+            long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+            want =
+                ncpu > 1 ? (int)(ncpu < LG__BUILD_MAX_THREADS ? ncpu : LG__BUILD_MAX_THREADS) : 1;
+        }
+    }
+    if (want > LG__BUILD_MAX_THREADS)
+        want = LG__BUILD_MAX_THREADS;
+    if ((size_t)want > bu->ntiles)
+        want = bu->ntiles ? (int)bu->ntiles : 1;
+    return want;
 }
 
 /* Build with ppc pixels per cell; LG_ERR_CAPACITY when it would exceed max_bytes. */
-static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int want_bands,
-                          lg_accel **out)
+static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int want_threads,
+                          uint32_t tile_px, lg_accel **out)
 {
     const lg_allocator *al = &l->alloc;
     lg_accel *a = lg__calloc(al, 1, sizeof *a);
-    uint32_t *pos = NULL, *gpos = NULL, *last = NULL;
-    band bands[LG__BUILD_BANDS];
-    int nb = 0;
+    build bu = {.a = a, .l = l};
+    worker ws[LG__BUILD_MAX_THREADS];
+    int nw = 0;
     lg_error e = LG_ERR_NOMEM;
     if (!a)
         return LG_ERR_NOMEM;
@@ -817,45 +866,39 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         goto fail;
     }
     a->pix = lg__malloc(al, np * sizeof *a->pix);
-    pos = lg__malloc(al, (np + 1) * sizeof *pos);
-    gpos = lg__malloc(al, (np + 1) * sizeof *gpos);
-    last = lg__malloc(al, (np + 1) * sizeof *last);
-    if (!a->pix || !pos || !gpos || !last)
+    bu.pos = lg__malloc(al, (np + 1) * sizeof *bu.pos);
+    bu.gpos = lg__malloc(al, (np + 1) * sizeof *bu.gpos);
+    bu.last = lg__malloc(al, (np + 1) * sizeof *bu.last);
+    if (!a->pix || !bu.pos || !bu.gpos || !bu.last)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
-    lg__advise_huge(pos, (np + 1) * sizeof *pos);
-    lg__advise_huge(gpos, (np + 1) * sizeof *gpos);
-    lg__advise_huge(last, (np + 1) * sizeof *last);
+    lg__advise_huge(bu.pos, (np + 1) * sizeof *bu.pos);
+    lg__advise_huge(bu.gpos, (np + 1) * sizeof *bu.gpos);
+    lg__advise_huge(bu.last, (np + 1) * sizeof *bu.last);
     memset(a->pix, 0, np * sizeof *a->pix);
-    memset(pos, 0, (np + 1) * sizeof *pos);
-    memset(gpos, 0, (np + 1) * sizeof *gpos);
-    memset(last, 0, (np + 1) * sizeof *last);
+    memset(bu.pos, 0, (np + 1) * sizeof *bu.pos);
+    memset(bu.gpos, 0, (np + 1) * sizeof *bu.gpos);
+    memset(bu.last, 0, (np + 1) * sizeof *bu.last);
+    if ((e = make_tiles(&bu, tile_px ? tile_px : LG__TILE)) != LG_OK)
+        goto fail;
+    e = LG_ERR_NOMEM;
+    nw = build_threads(&bu, want_threads);
+    for (int k = 0; k < nw; k++)
+        ws[k] = (worker){.bu = &bu};
 
-    nb = split_bands(l, a, want_bands, bands);
-    for (int k = 0; k < nb; k++) {
-        uint32_t j0 = bands[k].j0, j1 = bands[k].j1;
-        bands[k] =
-            (band){.a = a, .l = l, .j0 = j0, .j1 = j1, .pos = pos, .gpos = gpos, .last = last};
-    }
-
-    /* 1. count; the bands' bases; the budget */
-    run_pass(bands, nb, 1);
-    lg__free(al, last);
-    last = NULL;
+    /* 1. count; the tiles' bases; the budget */
+    run_pass(&bu, ws, nw, 1);
+    lg__free(al, bu.last);
+    bu.last = NULL;
     size_t total = 0, ngrp = 0, nbp = 0;
-    for (int k = 0; k < nb; k++) {
-        bands[k].e_base = total;
-        bands[k].g_base = ngrp;
-        total += bands[k].nedges;
-        ngrp += bands[k].ngrp;
-    }
-    for (int k = 0; k < nb; k++) {
-        size_t n = 0;
-        for (size_t p = (size_t)bands[k].j0 * a->nx; p < (size_t)bands[k].j1 * a->nx; p++)
-            n += pos[p] != 0;
-        bands[k].b_base = nbp;
-        bands[k].nbp = n;
-        nbp += n;
+    for (size_t k = 0; k < bu.ntiles; k++) {
+        tile *t = &bu.tiles[k];
+        t->e_base = total;
+        t->g_base = ngrp;
+        t->b_base = nbp;
+        total += t->nedges;
+        ngrp += t->ngrp;
+        nbp += t->nbp;
     }
     if (total >= UINT32_MAX - 1 || ngrp >= UINT32_MAX - 1 || nbp >= PIX_BOUNDARY - 1) {
         e = LG_ERR_CAPACITY;
@@ -884,50 +927,47 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     a->grp[ngrp].k0 = (uint32_t)total;
 
     /* 2-3. offsets, placing */
-    run_pass(bands, nb, 2);
-    run_pass(bands, nb, 3);
-    lg__free(al, gpos);
-    gpos = NULL;
-    lg__free(al, pos);
-    pos = NULL;
+    run_pass(&bu, ws, nw, 2);
+    run_pass(&bu, ws, nw, 3);
+    lg__free(al, bu.gpos);
+    bu.gpos = NULL;
+    lg__free(al, bu.pos);
+    bu.pos = NULL;
 
     /* 4-5. exact ownership of pixel centres (lowest row first), then the sub-pixels */
-    run_pass(bands, nb, 4);
+    run_pass(&bu, ws, nw, 4);
     e = LG_OK;
-    for (int k = 0; k < nb; k++) {
-        if (bands[k].err && e == LG_OK)
-            e = bands[k].err;
-        lg__free(al, bands[k].cnt);
-        lg__free(al, bands[k].edges);
-        lg__free(al, bands[k].pairs);
-    }
-    nb = 0;
+    for (int k = 0; k < nw; k++)
+        if (ws[k].err && e == LG_OK)
+            e = ws[k].err;
     if (e)
         goto fail;
     lg__accel_set_bytes(a);
     *out = a;
-    return LG_OK;
+    a = NULL;
 fail:
-    for (int k = 0; k < nb; k++) {
-        lg__free(al, bands[k].cnt);
-        lg__free(al, bands[k].edges);
-        lg__free(al, bands[k].pairs);
+    for (int k = 0; k < nw; k++) {
+        lg__free(al, ws[k].cnt);
+        lg__free(al, ws[k].edges);
+        lg__free(al, ws[k].pairs);
     }
-    lg__free(al, pos);
-    lg__free(al, gpos);
-    lg__free(al, last);
+    lg__free(al, bu.pos);
+    lg__free(al, bu.gpos);
+    lg__free(al, bu.last);
+    lg__free(al, bu.tiles);
+    lg__free(al, bu.cells);
     lg__accel_free(al, a);
-    return e == LG_OK ? LG_ERR_NOMEM : e;
+    return e;
 }
 
 lg_error lg__accel_build(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
                          lg_accel **out)
 {
-    return lg__accel_build_bands(l, pixels_per_cell, max_bytes, 0, out);
+    return lg__accel_build_ex(l, pixels_per_cell, max_bytes, 0, 0, out);
 }
 
-lg_error lg__accel_build_bands(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
-                               int bands, lg_accel **out)
+lg_error lg__accel_build_ex(const lg_layer *l, double pixels_per_cell, size_t max_bytes,
+                            int threads, uint32_t tile_px, lg_accel **out)
 {
     *out = NULL;
     if (!l->has_bounds || l->ncells == 0 || l->ncells >= PIX_BOUNDARY - 1)
@@ -935,7 +975,7 @@ lg_error lg__accel_build_bands(const lg_layer *l, double pixels_per_cell, size_t
     double ppc = pixels_per_cell > 0 ? pixels_per_cell : 16.0;
     for (;;) {
         lg_accel *a = NULL;
-        lg_error e = accel_try(l, ppc, max_bytes, bands, &a);
+        lg_error e = accel_try(l, ppc, max_bytes, threads, tile_px, &a);
         if (e == LG_OK || e != LG_ERR_CAPACITY) {
             *out = a;
             return e;

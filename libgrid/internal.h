@@ -285,9 +285,13 @@ int64_t lg__locate_exact(const lg_layer *layer, double x, double y);
  */
 lg_error lg__accel_build(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
                          lg_accel **out);
-/* The same with the number of bands (threads) chosen: 0 automatic, 1 or 2 (tests). */
-lg_error lg__accel_build_bands(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
-                               int bands, lg_accel **out);
+/*
+ * The same with the threads (0: one per core on large layers) and the tile side in
+ * pixels (0: the default) chosen, for tests and benchmarks. The tables depend on the
+ * tile side, not on the threads.
+ */
+lg_error lg__accel_build_ex(const lg_layer *layer, double pixels_per_cell, size_t max_bytes,
+                            int threads, uint32_t tile_px, lg_accel **out);
 /* lg__accel_locate's answer for a pixel it leaves to the exact path. */
 #define LG__ACCEL_DEFER ((int64_t)-2)
 int64_t lg__accel_locate(const lg_layer *layer, const lg_accel *a, double x, double y);

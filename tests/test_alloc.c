@@ -227,7 +227,7 @@ static lg_error sc_accel_bands(const lg_allocator *a, counting *c, void *u)
     lg_accel *acc = NULL;
     c->n = 0;
     c->fail_at = arm;
-    lg_error e = lg__accel_build_bands(l, LG__ACCEL_PPC, 0, 2, &acc);
+    lg_error e = lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, 8, &acc);
     c->fail_at = 0;
     if (e == LG_OK) {
         assert_non_null(acc);

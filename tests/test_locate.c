@@ -587,8 +587,8 @@ static void test_accel_bands(void **state)
             l = lattice(ctx, 40, 30, 0.3, 9);
         }
         lg_accel *one = NULL, *two = NULL;
-        assert_int_equal(lg__accel_build_bands(l, LG__ACCEL_PPC, 0, 1, &one), LG_OK);
-        assert_int_equal(lg__accel_build_bands(l, LG__ACCEL_PPC, 0, 2, &two), LG_OK);
+        assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 1, 16, &one), LG_OK);
+        assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, 16, &two), LG_OK);
         assert_non_null(one);
         assert_same_accel(one, two);
         lg__accel_free(&l->alloc, one);
