@@ -44,6 +44,8 @@ static inline double maxd(double a, double b)
 #define PIX_DEFER LG__PIX_DEFER
 
 #define GRP_OWNS LG__GRP_OWNS
+/* In pass 3, a boundary pixel's sub[1] (unused until pass 4): left to the exact path. */
+#define DEFER_MARK 1u
 
 /* ------------------------------------------------------------- predicates */
 
@@ -101,8 +103,8 @@ static bool on_edge(double ax, double ay, double bx, double by, double x, double
  * The answer in a boundary pixel by crossing parity from its centre (see the top).
  * Also used by the build to classify sub-pixels, so both decide alike.
  */
-static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp, double x,
-                             double y)
+static inline int64_t resolve_parity(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp,
+                                     double x, double y, bool touch)
 {
     uint32_t g0 = bp->g0, g1 = bp->g1;
     if (g0 > g1 || g1 > a->ngrp)
@@ -133,6 +135,8 @@ static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_acce
             return row < l->ncells ? (int64_t)row : LG__ACCEL_DEFER;
         }
     }
+    if (!touch)
+        return LG_NONE;
     /* owned by none: on the outer boundary or a gap's rim? lowest touching row */
     for (uint32_t g = g0; g < g1; g++) {
         for (uint32_t k = a->grp[g].k0; k < a->grp[g + 1].k0; k++) {
@@ -147,6 +151,12 @@ static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_acce
         }
     }
     return LG_NONE;
+}
+
+static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp, double x,
+                             double y)
+{
+    return resolve_parity(l, a, bp, x, y, true);
 }
 
 /* Sub-pixel index (0..LG__SUB - 1) of a fractional position inside a pixel. */
@@ -248,9 +258,9 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  *   2. (per tile, after a sequential prefix over the tiles) number the boundary
  *      pixels and turn counts into list and group offsets;
  *   3. place each incidence's edge, start a group where a new cell begins, and mark
- *      the sub-pixels the edge's box meets;
- *   4. decide, exactly, which pixel centres each cell owns (scanlines);
- *   5. answer the sub-pixels no edge comes near.
+ *      the sub-pixels the edge's box meets; then decide, exactly, which pixel
+ *      centres the cell owns (scanlines);
+ *   4. answer the sub-pixels no edge comes near.
  * Fresh memory is the dearest part on large layers (the kernel zeroes every page),
  * so the build keeps no per-incidence scratch: three counters per pixel.
  */
@@ -288,18 +298,6 @@ static inline void pixel_range(double lo, double hi, double o, double s, double 
     double f0 = (lo - 2 * margin - o) * s, f1 = (hi + 2 * margin - o) * s;
     *i0 = !(f0 > 0) ? 0 : f0 >= (double)n ? n - 1 : (uint32_t)f0;
     *i1 = !(f1 > 0) ? 0 : f1 >= (double)n ? n - 1 : (uint32_t)f1;
-}
-
-/*
- * Does the edge's box meet pixel (i, j)'s widened box? A conservative test is
- * enough: extra edges cost time, never correctness.
- */
-static bool edge_meets_pixel(const lg_accel *a, const double *e, uint32_t i, uint32_t j)
-{
-    double px0 = a->x0 + i * a->pw - a->margin, px1 = a->x0 + (i + 1) * a->pw + a->margin;
-    double py0 = a->y0 + j * a->ph - a->margin, py1 = a->y0 + (j + 1) * a->ph + a->margin;
-    return !(maxd(e[0], e[2]) < px0 || mind(e[0], e[2]) > px1 || maxd(e[1], e[3]) < py0 ||
-             mind(e[1], e[3]) > py1);
 }
 
 /*
@@ -372,7 +370,7 @@ typedef struct build {
 typedef struct worker {
     build *bu;
     lg_error err;
-    uint32_t *cnt, *edges; /* pass 4 scratch */
+    uint32_t *cnt, *edges; /* pass 3 scratch (scanlines) */
     uint64_t *pairs;
     size_t cnt_cap, edges_cap, pairs_cap;
 } worker;
@@ -387,77 +385,6 @@ static inline bool clip(uint32_t *lo, uint32_t *hi, uint32_t t0, uint32_t t1)
     if (*hi >= t1)
         *hi = t1 - 1;
     return true;
-}
-
-/* Passes 1 and 3: every (pixel, edge) incidence of tile t, cells in order. */
-static void tile_incidences(build *bu, tile *t, bool place)
-{
-    lg_accel *a = bu->a;
-    const lg_layer *l = bu->l;
-    size_t nedges = 0, ngrp = 0;
-    for (size_t q = t->c0; q < t->c1; q++) {
-        uint32_t c = bu->cells[q];
-        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++)
-            for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-                const double *ed = l->xy + 2 * (size_t)v;
-                /* A zero-length edge (a repeated vertex) never crosses, but is kept: in a
-                   ring collapsed to one point it is all that touches that point (found
-                   by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
-                   the accelerator's "outside") */
-                uint32_t t0, t1, s0, s1; /* sub-pixel ranges; pixels are them / LG__SUB */
-                sub_span(mind(ed[1], ed[3]), maxd(ed[1], ed[3]), a->y0, a->sy, a->margin, a->ny,
-                         &t0, &t1);
-                uint32_t j0 = t0 / LG__SUB, j1 = t1 / LG__SUB;
-                if (j1 < t->j0 || j0 >= t->j1)
-                    continue;
-                sub_span(mind(ed[0], ed[2]), maxd(ed[0], ed[2]), a->x0, a->sx, a->margin, a->nx,
-                         &s0, &s1);
-                uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
-                /* within one pixel's widened range on both axes: it meets that pixel */
-                bool single = i0 == i1 && j0 == j1;
-                if (!clip(&i0, &i1, t->i0, t->i1))
-                    continue;
-                clip(&j0, &j1, t->j0, t->j1);
-                for (uint32_t j = j0; j <= j1; j++)
-                    for (uint32_t i = i0; i <= i1; i++) {
-                        if (!single && !edge_meets_pixel(a, ed, i, j))
-                            continue;
-                        size_t p = (size_t)j * a->nx + i;
-                        if (!place) {
-                            bu->pos[p]++;
-                            nedges++;
-                            if (bu->last[p] != c + 1) {
-                                bu->last[p] = c + 1;
-                                bu->gpos[p]++;
-                                ngrp++;
-                            }
-                        } else {
-                            uint32_t k = bu->pos[p]++;
-                            a->edges[k] = v;
-                            lg_accel_bp *bp = &a->bp[a->pix[p] & ~PIX_BOUNDARY];
-                            /* cells come in order: a new cell here starts a new group */
-                            uint32_t g = bu->gpos[p];
-                            if (g == bp->g0 || a->grp[g - 1].row != c) {
-                                a->grp[g].row = c;
-                                a->grp[g].k0 = k;
-                                if (g - bp->g0 < LG__BP_ROWS)
-                                    bp->row[g - bp->g0] = c;
-                                bu->gpos[p] = g + 1;
-                            }
-                            bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
-                        }
-                    }
-            }
-    }
-    if (!place) {
-        size_t nbp = 0;
-        for (uint32_t j = t->j0; j < t->j1; j++)
-            for (uint32_t i = t->i0; i < t->i1; i++)
-                nbp += bu->pos[(size_t)j * a->nx + i] != 0;
-        t->nedges = nedges;
-        t->ngrp = ngrp;
-        t->nbp = nbp;
-    }
 }
 
 /*
@@ -522,43 +449,30 @@ static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, u
 }
 
 /*
- * Pass 4 for cell c: decide, exactly, which pixel centres of its block (ia..ib x ja..jb,
- * within a tile) it owns (the half-open crossing rule of polygon.c along each centre
- * line), and record it: the group flag in boundary pixels, the cell itself in
+ * Pass 3, after placing cell c's edges in a tile: decide, exactly, which pixel centres
+ * of its block there (ia..ib x ja..jb) it owns (the half-open crossing rule of
+ * polygon.c along each centre line; w->pairs holds the n (row, edge) pairs of the
+ * edges that cross them), and record it: the group flag in boundary pixels, the cell itself in
  * edge-free pixels nobody lower claimed. A boundary pixel that c owns without having
  * an edge there (overlapping data) is left to the exact path.
  */
-static lg_error scan_cell(worker *w, size_t c, uint32_t ia, uint32_t ib, uint32_t ja, uint32_t jb)
+static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint32_t ja, uint32_t jb,
+                          size_t n)
 {
-    lg_accel *a = w->bu->a;
-    const lg_layer *l = w->bu->l;
+    build *bu = w->bu;
+    lg_accel *a = bu->a;
+    const lg_layer *l = bu->l;
     const lg_allocator *al = &l->alloc;
     size_t R = (size_t)(jb - ja) + 1;
-    if (lg__grow(al, (void **)&w->cnt, &w->cnt_cap, R + 1, sizeof *w->cnt))
+    if (lg__grow(al, (void **)&w->cnt, &w->cnt_cap, R + 1, sizeof *w->cnt) ||
+        lg__grow(al, (void **)&w->edges, &w->edges_cap, n + 1, sizeof *w->edges))
         return LG_ERR_NOMEM;
     memset(w->cnt, 0, (R + 1) * sizeof *w->cnt);
-    /* one pass over the edges collects (row, edge) for the few crossing a centre line */
-    size_t n = 0;
-    for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
-        for (uint32_t v = l->ring_off[r]; v + 1 < l->ring_off[r + 1]; v++) {
-            const double *e = l->xy + 2 * (size_t)v;
-            double loy = mind(e[1], e[3]), hiy = maxd(e[1], e[3]);
-            uint32_t jlo, jhi;
-            if (loy == hiy || !rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi))
-                continue;
-            if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jhi - jlo) + 1,
-                         sizeof *w->pairs))
-                return LG_ERR_NOMEM;
-            for (uint32_t j = jlo; j <= jhi; j++) {
-                w->cnt[j - ja + 1]++;
-                w->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
-            }
-        }
-    }
+    /* the (row, edge) pairs the placing pass collected, by row */
+    for (size_t q = 0; q < n; q++)
+        w->cnt[(w->pairs[q] >> 32) + 1]++;
     for (size_t k = 1; k <= R; k++)
         w->cnt[k] += w->cnt[k - 1];
-    if (lg__grow(al, (void **)&w->edges, &w->edges_cap, n + 1, sizeof *w->edges))
-        return LG_ERR_NOMEM;
     for (size_t q = 0; q < n; q++)
         w->edges[w->cnt[w->pairs[q] >> 32]++] = (uint32_t)w->pairs[q];
     /* after placing, cnt[k] is the end of row k's list: row k is [cnt[k-1], cnt[k]) */
@@ -584,25 +498,148 @@ static lg_error scan_cell(worker *w, size_t c, uint32_t ia, uint32_t ib, uint32_
                 continue;
             size_t p = (size_t)j * a->nx + i;
             uint32_t pv = a->pix[p];
-            if (pv == PIX_DEFER)
-                continue;
             if (pv & PIX_BOUNDARY) {
                 uint32_t b = pv & ~PIX_BOUNDARY;
+                if (a->bp[b].sub[1] == DEFER_MARK)
+                    continue;
                 bool found = false;
-                for (uint32_t g = a->bp[b].g0; g < a->bp[b].g1; g++)
+                /* the groups placed so far (c's among them when c has edges here) */
+                for (uint32_t g = a->bp[b].g0; g < bu->gpos[p]; g++)
                     if ((a->grp[g].row & ~GRP_OWNS) == c) {
                         a->grp[g].row |= GRP_OWNS;
                         found = true;
                         break;
                     }
                 if (!found)
-                    a->pix[p] = PIX_DEFER;
+                    a->bp[b].sub[1] = DEFER_MARK; /* PIX_DEFER once the tile is placed */
             } else if (pv == 0) {
                 a->pix[p] = (uint32_t)c + 1;
             }
         }
     }
     return LG_OK;
+}
+
+/*
+ * Passes 1 and 3: every (pixel, edge) incidence of tile t, cells in order; pass 3
+ * also runs each cell's scanlines (scan_fill) right after placing its edges, from
+ * the edges that cross centre lines, found on the way.
+ */
+static void tile_incidences(worker *w, tile *t, bool place)
+{
+    build *bu = w->bu;
+    lg_accel *a = bu->a;
+    const lg_layer *l = bu->l;
+    const lg_allocator *al = &l->alloc;
+    size_t nedges = 0, ngrp = 0;
+    for (size_t q = t->c0; q < t->c1 && !w->err; q++) {
+        uint32_t c = bu->cells[q];
+        /* the cell's block in the tile, for the scanlines */
+        const double *box = l->cell_box + 4 * (size_t)c;
+        uint32_t ia, ib, ja, jb;
+        pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
+        pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
+        bool scan = place && clip(&ia, &ib, t->i0, t->i1) && clip(&ja, &jb, t->j0, t->j1);
+        size_t n = 0;
+        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
+            uint32_t v = l->ring_off[r], vend = l->ring_off[r + 1];
+            if (v >= vend)
+                continue;
+            /* each vertex's sub-pixel spans, once: min and max over an edge's two ends
+               equal the spans of its box (the expressions are monotone) */
+            uint32_t sp[4], sq[4];
+            const double *xy = l->xy + 2 * (size_t)v;
+            sub_span(xy[0], xy[0], a->x0, a->sx, a->margin, a->nx, &sp[0], &sp[1]);
+            sub_span(xy[1], xy[1], a->y0, a->sy, a->margin, a->ny, &sp[2], &sp[3]);
+            for (; v + 1 < vend; v++, memcpy(sp, sq, sizeof sp)) {
+                xy += 2;
+                sub_span(xy[0], xy[0], a->x0, a->sx, a->margin, a->nx, &sq[0], &sq[1]);
+                sub_span(xy[1], xy[1], a->y0, a->sy, a->margin, a->ny, &sq[2], &sq[3]);
+                /* A zero-length edge (a repeated vertex) never crosses, but is kept: in a
+                   ring collapsed to one point it is all that touches that point (found
+                   by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
+                   the accelerator's "outside") */
+                uint32_t t0 = sp[2] < sq[2] ? sp[2] : sq[2], t1 = sp[3] > sq[3] ? sp[3] : sq[3];
+                uint32_t j0 = t0 / LG__SUB, j1 = t1 / LG__SUB;
+                if (j1 < t->j0 || j0 >= t->j1)
+                    continue;
+                /* Centre line j is at sub-pixel position LG__SUB * j + LG__SUB / 2 and
+                   the spans are widened: an edge crosses none when none lies in
+                   [t0, t1]. Edges right of the tile count too (rays go to +x). */
+                if (scan && t1 >= LG__SUB / 2 &&
+                    (t0 + LG__SUB / 2 - 1) / LG__SUB <= (t1 - LG__SUB / 2) / LG__SUB) {
+                    double ya = xy[-1], yb = xy[1];
+                    double loy = mind(ya, yb), hiy = maxd(ya, yb);
+                    uint32_t jlo, jhi;
+                    if (loy != hiy && rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi)) {
+                        if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jhi - jlo) + 1,
+                                     sizeof *w->pairs)) {
+                            w->err = LG_ERR_NOMEM;
+                            return;
+                        }
+                        for (uint32_t j = jlo; j <= jhi; j++)
+                            w->pairs[n++] = (uint64_t)(j - ja) << 32 | (v);
+                    }
+                }
+                uint32_t s0 = sp[0] < sq[0] ? sp[0] : sq[0], s1 = sp[1] > sq[1] ? sp[1] : sq[1];
+                uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
+                if (!clip(&i0, &i1, t->i0, t->i1))
+                    continue;
+                clip(&j0, &j1, t->j0, t->j1);
+                /* every pixel of the range: the edge's box meets its widened box, but
+                   for ones within 2 margins (an extra edge costs time, never answers) */
+                for (uint32_t j = j0; j <= j1; j++)
+                    for (uint32_t i = i0; i <= i1; i++) {
+                        size_t p = (size_t)j * a->nx + i;
+                        if (!place) {
+                            bu->pos[p]++;
+                            nedges++;
+                            if (bu->last[p] != c + 1) {
+                                bu->last[p] = c + 1;
+                                bu->gpos[p]++;
+                                ngrp++;
+                            }
+                        } else {
+                            uint32_t k = bu->pos[p]++;
+                            a->edges[k] = v;
+                            lg_accel_bp *bp = &a->bp[a->pix[p] & ~PIX_BOUNDARY];
+                            /* cells come in order: a new cell here starts a new group */
+                            uint32_t g = bu->gpos[p];
+                            if (g == bp->g0 || (a->grp[g - 1].row & ~GRP_OWNS) != c) {
+                                a->grp[g].row = c;
+                                a->grp[g].k0 = k;
+                                if (g - bp->g0 < LG__BP_ROWS)
+                                    bp->row[g - bp->g0] = c;
+                                bu->gpos[p] = g + 1;
+                            }
+                            bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
+                        }
+                    }
+            }
+        }
+        if (n)
+            w->err = scan_fill(w, c, ia, ib, ja, jb, n);
+    }
+    if (place) {
+        /* pixels left to the exact path: marked while later cells still placed edges */
+        for (uint32_t j = t->j0; j < t->j1; j++)
+            for (uint32_t i = t->i0; i < t->i1; i++) {
+                size_t p = (size_t)j * a->nx + i;
+                if ((a->pix[p] & PIX_BOUNDARY) &&
+                    a->bp[a->pix[p] & ~PIX_BOUNDARY].sub[1] == DEFER_MARK) {
+                    a->bp[a->pix[p] & ~PIX_BOUNDARY].sub[1] = 0;
+                    a->pix[p] = PIX_DEFER;
+                }
+            }
+    } else {
+        size_t nbp = 0;
+        for (uint32_t j = t->j0; j < t->j1; j++)
+            for (uint32_t i = t->i0; i < t->i1; i++)
+                nbp += bu->pos[(size_t)j * a->nx + i] != 0;
+        t->nedges = nedges;
+        t->ngrp = ngrp;
+        t->nbp = nbp;
+    }
 }
 
 /* The 4-connected component of seed within the set of sub-pixels free (8 x 8 bits). */
@@ -636,25 +673,40 @@ static const uint32_t nibble_mask[256] = {
 };
 
 /*
- * Pass 5 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
+ * Pass 4 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
  * boxes meet: the others take the answer at their centre, the same for every point
  * in them (no edge separates them from the centre); a 4-connected run of them shares
- * it, so it is computed once per run.
+ * it, so it is computed once per run: the centre's owner for the run around the
+ * pixel centre; a neighbouring pixel's answer for a run on the border with an
+ * edge-free neighbour (no edge comes near either side of the border there, so no
+ * edge separates them); else the edge tests from the sub-pixel of the run nearest
+ * the centre (the shortest segment meets the fewest edge boxes).
  */
 static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i, uint32_t j)
 {
-    /* the four sub-pixels around the pixel's centre, whose widened boxes hold it */
-    const uint64_t centre = (3ull << (3 * LG__SUB + 3)) | (3ull << (4 * LG__SUB + 3));
+    const uint64_t col0 = 0x0101010101010101ull, row0 = 0xFFull;
+    /* the four sub-pixels around the pixel's centre, whose widened boxes hold it, and
+       the rings around them */
+    const uint64_t centre = 0x0000001818000000ull, ring1 = 0x00003C24243C0000ull,
+                   ring2 = 0x007E424242427E00ull;
     lg_accel_bp *bp = &a->bp[b];
     uint64_t todo = ~bp->sub[0];
     for (size_t w = 0; w < LG__SUB * LG__SUB / 16; w++)
         bp->sub[w] = LG__SUB_ALL_EDGES;
     if (bp->g1 - bp->g0 > LG__SUB_MAX_GROUPS)
         return;
+    /* edge-free neighbours' answers, by side: left, right, below, above */
+    const uint64_t side[4] = {col0, col0 << (LG__SUB - 1), row0, row0 << (LG__SUB * (LG__SUB - 1))};
+    int64_t nbr[4];
+    uint32_t nv[4] = {i > 0 ? a->pix[(size_t)j * a->nx + i - 1] : PIX_DEFER,
+                      i + 1 < a->nx ? a->pix[(size_t)j * a->nx + i + 1] : PIX_DEFER,
+                      j > 0 ? a->pix[(size_t)(j - 1) * a->nx + i] : PIX_DEFER,
+                      j + 1 < a->ny ? a->pix[(size_t)(j + 1) * a->nx + i] : PIX_DEFER};
+    for (int k = 0; k < 4; k++)
+        nbr[k] = nv[k] & PIX_BOUNDARY ? LG__ACCEL_DEFER : nv[k] ? (int64_t)nv[k] - 1 : LG_NONE;
     double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
     while (todo) {
-        uint32_t s = (uint32_t)__builtin_ctzll(todo);
-        uint64_t comp = sub_component(1ull << s, todo);
+        uint64_t comp = sub_component(todo & -todo, todo);
         todo &= ~comp;
         uint64_t v = LG__SUB_EDGES;
         if (comp & centre) {
@@ -666,9 +718,18 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
                     break;
                 }
         } else {
-            double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
-            double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
-            int64_t r = resolve_edges(l, a, bp, x, y);
+            int64_t r = LG__ACCEL_DEFER;
+            for (int k = 0; k < 4 && r == LG__ACCEL_DEFER; k++)
+                if (comp & side[k])
+                    r = nbr[k];
+            if (r == LG__ACCEL_DEFER) {
+                uint64_t near = comp & ring1 ? comp & ring1 : comp & ring2 ? comp & ring2 : comp;
+                uint32_t s = (uint32_t)__builtin_ctzll(near);
+                double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
+                double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
+                /* no edge comes near (x, y): owned by none means outside, not on an edge */
+                r = resolve_parity(l, a, bp, x, y, false);
+            }
             if (r == LG_NONE) {
                 v = LG__SUB_NONE;
             } else if (r >= 0) {
@@ -692,28 +753,15 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
     }
 }
 
-/* Passes 4 and 5 of tile t. */
-static void tile_cells(worker *w, const tile *t)
+/* Pass 4: the sub-pixels of tile t's boundary pixels. */
+static void tile_classify(build *bu, const tile *t)
 {
-    build *bu = w->bu;
     lg_accel *a = bu->a;
-    const lg_layer *l = bu->l;
-    for (size_t q = t->c0; q < t->c1 && !w->err; q++) {
-        uint32_t c = bu->cells[q];
-        const double *box = l->cell_box + 4 * (size_t)c;
-        uint32_t ia, ib, ja, jb;
-        pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
-        pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
-        if (clip(&ia, &ib, t->i0, t->i1) && clip(&ja, &jb, t->j0, t->j1))
-            w->err = scan_cell(w, c, ia, ib, ja, jb);
-    }
-    if (w->err)
-        return;
     for (uint32_t j = t->j0; j < t->j1; j++)
         for (uint32_t i = t->i0; i < t->i1; i++) {
             uint32_t pv = a->pix[(size_t)j * a->nx + i];
             if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
-                classify_subs(a, l, pv & ~PIX_BOUNDARY, i, j);
+                classify_subs(a, bu->l, pv & ~PIX_BOUNDARY, i, j);
         }
 }
 
@@ -727,10 +775,10 @@ static void *worker_run(void *arg)
             break;
         tile *t = &bu->tiles[k];
         switch (bu->pass) {
-        case 1: tile_incidences(bu, t, false); break;
+        case 1: tile_incidences(w, t, false); break;
         case 2: tile_offsets(bu, t); break;
-        case 3: tile_incidences(bu, t, true); break;
-        case 4: tile_cells(w, t); break;
+        case 3: tile_incidences(w, t, true); break;
+        case 4: tile_classify(bu, t); break;
         }
     }
     return NULL;
@@ -926,22 +974,22 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
     a->grp[ngrp].k0 = (uint32_t)total;
 
-    /* 2-3. offsets, placing */
+    /* 2-3. offsets; placing, with exact ownership of pixel centres (lowest row first) */
     run_pass(&bu, ws, nw, 2);
     run_pass(&bu, ws, nw, 3);
+    for (int k = 0; k < nw; k++)
+        if (ws[k].err) {
+            e = ws[k].err;
+            goto fail;
+        }
     lg__free(al, bu.gpos);
     bu.gpos = NULL;
     lg__free(al, bu.pos);
     bu.pos = NULL;
 
-    /* 4-5. exact ownership of pixel centres (lowest row first), then the sub-pixels */
+    /* 4. the sub-pixels */
     run_pass(&bu, ws, nw, 4);
     e = LG_OK;
-    for (int k = 0; k < nw; k++)
-        if (ws[k].err && e == LG_OK)
-            e = ws[k].err;
-    if (e)
-        goto fail;
     lg__accel_set_bytes(a);
     *out = a;
     a = NULL;
