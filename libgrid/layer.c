@@ -818,7 +818,18 @@ const lg_rtree *lg__layer_rtree(const lg_layer *l)
     lg_layer *m = (lg_layer *)l;
     pthread_mutex_lock(&m->rtree_mu);
     t = atomic_load_explicit(&m->rtree, memory_order_relaxed);
-    if (!t && lg_rtree_new(&m->alloc, &t) == LG_OK) {
+    bool holes = false; /* empty cells (NaN boxes) are left out */
+    for (size_t c = 0; !t && c < m->ncells && !holes; c++)
+        holes = isnan(m->cell_box[4 * c]);
+    if (!t && !holes && lg_rtree_new(&m->alloc, &t) == LG_OK) {
+        /* every cell has a box: its index is its id */
+        if (lg_rtree_bulk_load(t, m->cell_box, NULL, m->ncells) == LG_OK) {
+            atomic_store_explicit(&m->rtree, t, memory_order_release);
+        } else {
+            lg_rtree_free(t);
+            t = NULL;
+        }
+    } else if (!t && lg_rtree_new(&m->alloc, &t) == LG_OK) {
         int64_t *ids = lg__malloc(&m->alloc, (m->ncells + 1) * sizeof *ids);
         double *boxes = lg__malloc(&m->alloc, 4 * (m->ncells + 1) * sizeof *boxes);
         size_t n = 0;

@@ -269,17 +269,34 @@ bool lg_rtree_bounds(const lg_rtree *tree, double box[4])
 
 /* --------------------------------------------------------- bulk load */
 
-typedef struct rt_key {
-    uint64_t h;
-    size_t i;
-} rt_key;
-
-static int key_cmp(const void *pa, const void *pb)
+/*
+ * Sort keys: the Hilbert position (32 bits) above the input index, so sorting the
+ * integers sorts by position, ties in input order. An LSD radix sort on the upper
+ * half (the lower half is already in order), by hand: the C library has none, and
+ * its qsort took a third of a million-box build. Returns k or tmp, whichever holds
+ * the result.
+ */
+static uint64_t *sort_keys(uint64_t *k, uint64_t *tmp, size_t n)
 {
-    const rt_key *a = pa, *b = pb;
-    if (a->h != b->h)
-        return a->h < b->h ? -1 : 1;
-    return a->i < b->i ? -1 : (a->i > b->i);
+    enum { BITS = 11, R = 1 << BITS };
+    size_t hist[R];
+    for (unsigned sh = 32; sh < 64; sh += BITS) {
+        memset(hist, 0, sizeof hist);
+        for (size_t i = 0; i < n; i++)
+            hist[(k[i] >> sh) & (R - 1)]++;
+        size_t run = 0;
+        for (size_t d = 0; d < R; d++) {
+            size_t c = hist[d];
+            hist[d] = run;
+            run += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[hist[(k[i] >> sh) & (R - 1)]++] = k[i];
+        uint64_t *t = k;
+        k = tmp;
+        tmp = t;
+    }
+    return k;
 }
 
 /* Position of (x, y) on the Hilbert curve filling a 2^16 x 2^16 grid. */
@@ -328,6 +345,8 @@ lg_error lg_rtree_bulk_load(lg_rtree *tree, const double *boxes, const int64_t *
         tree->count = 0;
         return LG_OK;
     }
+    if (n > UINT32_MAX)
+        return LG_ERR_CAPACITY; /* the sort keys hold 32-bit indices */
     const lg_allocator *a = &tree->alloc;
 
     /* Number of nodes over all levels, each level's entries spread evenly. */
@@ -339,11 +358,12 @@ lg_error lg_rtree_bulk_load(lg_rtree *tree, const double *boxes, const int64_t *
             break;
         m = k;
     }
-    rt_key *keys = lg__calloc(a, n, sizeof *keys);
+    uint64_t *keys = lg__malloc(a, 2 * n * sizeof *keys), *sorted = NULL;
     rt_node **nodes = lg__calloc(a, total, sizeof *nodes);
     size_t made = 0;
     if (!keys || !nodes)
         goto nomem;
+    lg__advise_huge(keys, 2 * n * sizeof *keys);
     for (; made < total; made++) {
         nodes[made] = lg__malloc(a, sizeof(rt_node));
         if (!nodes[made])
@@ -364,10 +384,9 @@ lg_error lg_rtree_bulk_load(lg_rtree *tree, const double *boxes, const int64_t *
         const double *b = boxes + 4 * i;
         uint32_t gx = grid_coord(b[0] * 0.5 + b[2] * 0.5, lo[0], hi[0] - lo[0]);
         uint32_t gy = grid_coord(b[1] * 0.5 + b[3] * 0.5, lo[1], hi[1] - lo[1]);
-        keys[i].h = hilbert(gx, gy);
-        keys[i].i = i;
+        keys[i] = hilbert(gx, gy) << 32 | i;
     }
-    qsort(keys, n, sizeof *keys, key_cmp);
+    sorted = sort_keys(keys, keys + n, n);
 
     /* Leaves, then each upper level from the one below. */
     size_t m = n, base = 0, below = 0;
@@ -383,7 +402,7 @@ lg_error lg_rtree_bulk_load(lg_rtree *tree, const double *boxes, const int64_t *
                 double b[4];
                 rt_ref r;
                 if (level == 0) {
-                    size_t src = keys[e].i;
+                    size_t src = (uint32_t)sorted[e];
                     memcpy(b, boxes + 4 * src, sizeof b);
                     r.id = ids ? ids[src] : (int64_t)src;
                 } else {
