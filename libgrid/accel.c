@@ -354,12 +354,17 @@ typedef struct tile {
     size_t e_base, g_base, b_base;
 } tile;
 
+/* A pixel's counters during the build: one cache line has all a placing needs. */
+typedef struct pxc {
+    uint32_t pos;  /* edge count, then list offset, then list end */
+    uint32_t gpos; /* group count, then next group */
+    uint32_t b;    /* last cell + 1 counted (pass 1), then boundary pixel index */
+} pxc;
+
 typedef struct build {
     lg_accel *a;
     const lg_layer *l;
-    uint32_t *pos;  /* per pixel: edge count, then list offset, then list end */
-    uint32_t *gpos; /* per pixel: group count, then next group */
-    uint32_t *last; /* per pixel: last cell + 1 counted (pass 1) */
+    pxc *px; /* per pixel counters */
     tile *tiles;
     size_t ntiles;
     uint32_t *cells; /* every tile's cells, tile after tile */
@@ -398,12 +403,11 @@ static void tile_offsets(build *bu, const tile *t)
     for (uint32_t j = t->j0; j < t->j1; j++) {
         size_t p = (size_t)j * a->nx + t->i0;
         for (uint32_t i = t->i0; i < t->i1; i++, p++) {
-            uint32_t c = bu->pos[p];
+            uint32_t c = bu->px[p].pos;
             if (!c)
                 continue;
-            uint32_t ng = bu->gpos[p];
-            bu->pos[p] = (uint32_t)run;
-            bu->gpos[p] = (uint32_t)g;
+            uint32_t ng = bu->px[p].gpos;
+            bu->px[p] = (pxc){.pos = (uint32_t)run, .gpos = (uint32_t)g, .b = (uint32_t)b};
             run += c;
             a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
             /* sub[0] collects the touched sub-pixels (pass 3) */
@@ -504,7 +508,7 @@ static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint3
                     continue;
                 bool found = false;
                 /* the groups placed so far (c's among them when c has edges here) */
-                for (uint32_t g = a->bp[b].g0; g < bu->gpos[p]; g++)
+                for (uint32_t g = a->bp[b].g0; g < bu->px[p].gpos; g++)
                     if ((a->grp[g].row & ~GRP_OWNS) == c) {
                         a->grp[g].row |= GRP_OWNS;
                         found = true;
@@ -525,43 +529,55 @@ static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint3
  * also runs each cell's scanlines (scan_fill) right after placing its edges, from
  * the edges that cross centre lines, found on the way.
  */
-static void tile_incidences(worker *w, tile *t, bool place)
+static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, const bool place)
 {
+    /* everything in locals: the stores below are uint32_t, which may alias fields */
     build *bu = w->bu;
     lg_accel *a = bu->a;
     const lg_layer *l = bu->l;
     const lg_allocator *al = &l->alloc;
+    const double x0 = a->x0, y0 = a->y0, sx = a->sx, sy = a->sy, mg = a->margin;
+    const uint32_t nx = a->nx, ny = a->ny;
+    const uint32_t ti0 = t->i0, ti1 = t->i1, tj0 = t->j0, tj1 = t->j1;
+    pxc *const px = bu->px;
+    uint32_t *const edges = a->edges;
+    lg_accel_bp *const bps = a->bp;
+    lg_accel_grp *const grp = a->grp;
+    const uint32_t *const ring_off = l->ring_off, *const cell_ring = l->cell_ring;
+    const double *const lxy = l->xy;
     size_t nedges = 0, ngrp = 0;
     for (size_t q = t->c0; q < t->c1 && !w->err; q++) {
-        uint32_t c = bu->cells[q];
+        const uint32_t c = bu->cells[q];
         /* the cell's block in the tile, for the scanlines */
         const double *box = l->cell_box + 4 * (size_t)c;
         uint32_t ia, ib, ja, jb;
-        pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
-        pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
-        bool scan = place && clip(&ia, &ib, t->i0, t->i1) && clip(&ja, &jb, t->j0, t->j1);
+        pixel_range(box[0], box[2], x0, sx, mg, nx, &ia, &ib);
+        pixel_range(box[1], box[3], y0, sy, mg, ny, &ja, &jb);
+        const bool scan = place && clip(&ia, &ib, ti0, ti1) && clip(&ja, &jb, tj0, tj1);
         size_t n = 0;
-        for (uint32_t r = l->cell_ring[c]; r < l->cell_ring[c + 1]; r++) {
-            uint32_t v = l->ring_off[r], vend = l->ring_off[r + 1];
+        const uint32_t r1 = cell_ring[c + 1];
+        for (uint32_t r = cell_ring[c]; r < r1; r++) {
+            uint32_t v = ring_off[r];
+            const uint32_t vend = ring_off[r + 1];
             if (v >= vend)
                 continue;
             /* each vertex's sub-pixel spans, once: min and max over an edge's two ends
                equal the spans of its box (the expressions are monotone) */
             uint32_t sp[4], sq[4];
-            const double *xy = l->xy + 2 * (size_t)v;
-            sub_span(xy[0], xy[0], a->x0, a->sx, a->margin, a->nx, &sp[0], &sp[1]);
-            sub_span(xy[1], xy[1], a->y0, a->sy, a->margin, a->ny, &sp[2], &sp[3]);
+            const double *xy = lxy + 2 * (size_t)v;
+            sub_span(xy[0], xy[0], x0, sx, mg, nx, &sp[0], &sp[1]);
+            sub_span(xy[1], xy[1], y0, sy, mg, ny, &sp[2], &sp[3]);
             for (; v + 1 < vend; v++, memcpy(sp, sq, sizeof sp)) {
                 xy += 2;
-                sub_span(xy[0], xy[0], a->x0, a->sx, a->margin, a->nx, &sq[0], &sq[1]);
-                sub_span(xy[1], xy[1], a->y0, a->sy, a->margin, a->ny, &sq[2], &sq[3]);
+                sub_span(xy[0], xy[0], x0, sx, mg, nx, &sq[0], &sq[1]);
+                sub_span(xy[1], xy[1], y0, sy, mg, ny, &sq[2], &sq[3]);
                 /* A zero-length edge (a repeated vertex) never crosses, but is kept: in a
                    ring collapsed to one point it is all that touches that point (found
                    by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
                    the accelerator's "outside") */
                 uint32_t t0 = sp[2] < sq[2] ? sp[2] : sq[2], t1 = sp[3] > sq[3] ? sp[3] : sq[3];
                 uint32_t j0 = t0 / LG__SUB, j1 = t1 / LG__SUB;
-                if (j1 < t->j0 || j0 >= t->j1)
+                if (j1 < tj0 || j0 >= tj1)
                     continue;
                 /* Centre line j is at sub-pixel position LG__SUB * j + LG__SUB / 2 and
                    the spans are widened: an edge crosses none when none lies in
@@ -578,39 +594,42 @@ static void tile_incidences(worker *w, tile *t, bool place)
                             return;
                         }
                         for (uint32_t j = jlo; j <= jhi; j++)
-                            w->pairs[n++] = (uint64_t)(j - ja) << 32 | (v);
+                            w->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
                     }
                 }
                 uint32_t s0 = sp[0] < sq[0] ? sp[0] : sq[0], s1 = sp[1] > sq[1] ? sp[1] : sq[1];
                 uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
-                if (!clip(&i0, &i1, t->i0, t->i1))
+                if (!clip(&i0, &i1, ti0, ti1))
                     continue;
-                clip(&j0, &j1, t->j0, t->j1);
+                clip(&j0, &j1, tj0, tj1);
                 /* every pixel of the range: the edge's box meets its widened box, but
                    for ones within 2 margins (an extra edge costs time, never answers) */
                 for (uint32_t j = j0; j <= j1; j++)
                     for (uint32_t i = i0; i <= i1; i++) {
-                        size_t p = (size_t)j * a->nx + i;
+                        size_t p = (size_t)j * nx + i;
+                        pxc *x = &px[p];
                         if (!place) {
-                            bu->pos[p]++;
+                            x->pos++;
                             nedges++;
-                            if (bu->last[p] != c + 1) {
-                                bu->last[p] = c + 1;
-                                bu->gpos[p]++;
+                            if (x->b != c + 1) {
+                                x->b = c + 1;
+                                x->gpos++;
                                 ngrp++;
                             }
                         } else {
-                            uint32_t k = bu->pos[p]++;
-                            a->edges[k] = v;
-                            lg_accel_bp *bp = &a->bp[a->pix[p] & ~PIX_BOUNDARY];
-                            /* cells come in order: a new cell here starts a new group */
-                            uint32_t g = bu->gpos[p];
-                            if (g == bp->g0 || (a->grp[g - 1].row & ~GRP_OWNS) != c) {
-                                a->grp[g].row = c;
-                                a->grp[g].k0 = k;
-                                if (g - bp->g0 < LG__BP_ROWS)
-                                    bp->row[g - bp->g0] = c;
-                                bu->gpos[p] = g + 1;
+                            uint32_t k = x->pos++;
+                            edges[k] = v;
+                            lg_accel_bp *bp = &bps[x->b];
+                            /* cells come in order: a new cell here starts a new group
+                               (the first groups' rows are in bp itself) */
+                            uint32_t g = x->gpos, h = g - bp->g0;
+                            if (h == 0 || (h <= LG__BP_ROWS ? bp->row[h - 1]
+                                                            : grp[g - 1].row & ~GRP_OWNS) != c) {
+                                grp[g].row = c;
+                                grp[g].k0 = k;
+                                if (h < LG__BP_ROWS)
+                                    bp->row[h] = c;
+                                x->gpos = g + 1;
                             }
                             bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
                         }
@@ -620,6 +639,20 @@ static void tile_incidences(worker *w, tile *t, bool place)
         if (n)
             w->err = scan_fill(w, c, ia, ib, ja, jb, n);
     }
+    if (!place) {
+        t->nedges = nedges;
+        t->ngrp = ngrp;
+    }
+}
+
+static void tile_incidences(worker *w, tile *t, bool place)
+{
+    build *bu = w->bu;
+    lg_accel *a = bu->a;
+    if (place)
+        tile_walk(w, t, true);
+    else
+        tile_walk(w, t, false);
     if (place) {
         /* pixels left to the exact path: marked while later cells still placed edges */
         for (uint32_t j = t->j0; j < t->j1; j++)
@@ -635,9 +668,7 @@ static void tile_incidences(worker *w, tile *t, bool place)
         size_t nbp = 0;
         for (uint32_t j = t->j0; j < t->j1; j++)
             for (uint32_t i = t->i0; i < t->i1; i++)
-                nbp += bu->pos[(size_t)j * a->nx + i] != 0;
-        t->nedges = nedges;
-        t->ngrp = ngrp;
+                nbp += bu->px[(size_t)j * a->nx + i].pos != 0;
         t->nbp = nbp;
     }
 }
@@ -914,19 +945,13 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         goto fail;
     }
     a->pix = lg__malloc(al, np * sizeof *a->pix);
-    bu.pos = lg__malloc(al, (np + 1) * sizeof *bu.pos);
-    bu.gpos = lg__malloc(al, (np + 1) * sizeof *bu.gpos);
-    bu.last = lg__malloc(al, (np + 1) * sizeof *bu.last);
-    if (!a->pix || !bu.pos || !bu.gpos || !bu.last)
+    bu.px = lg__malloc(al, (np + 1) * sizeof *bu.px);
+    if (!a->pix || !bu.px)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
-    lg__advise_huge(bu.pos, (np + 1) * sizeof *bu.pos);
-    lg__advise_huge(bu.gpos, (np + 1) * sizeof *bu.gpos);
-    lg__advise_huge(bu.last, (np + 1) * sizeof *bu.last);
+    lg__advise_huge(bu.px, (np + 1) * sizeof *bu.px);
     memset(a->pix, 0, np * sizeof *a->pix);
-    memset(bu.pos, 0, (np + 1) * sizeof *bu.pos);
-    memset(bu.gpos, 0, (np + 1) * sizeof *bu.gpos);
-    memset(bu.last, 0, (np + 1) * sizeof *bu.last);
+    memset(bu.px, 0, (np + 1) * sizeof *bu.px);
     if ((e = make_tiles(&bu, tile_px ? tile_px : LG__TILE)) != LG_OK)
         goto fail;
     e = LG_ERR_NOMEM;
@@ -936,8 +961,6 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
 
     /* 1. count; the tiles' bases; the budget */
     run_pass(&bu, ws, nw, 1);
-    lg__free(al, bu.last);
-    bu.last = NULL;
     size_t total = 0, ngrp = 0, nbp = 0;
     for (size_t k = 0; k < bu.ntiles; k++) {
         tile *t = &bu.tiles[k];
@@ -982,10 +1005,8 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
             e = ws[k].err;
             goto fail;
         }
-    lg__free(al, bu.gpos);
-    bu.gpos = NULL;
-    lg__free(al, bu.pos);
-    bu.pos = NULL;
+    lg__free(al, bu.px);
+    bu.px = NULL;
 
     /* 4. the sub-pixels */
     run_pass(&bu, ws, nw, 4);
@@ -999,9 +1020,7 @@ fail:
         lg__free(al, ws[k].edges);
         lg__free(al, ws[k].pairs);
     }
-    lg__free(al, bu.pos);
-    lg__free(al, bu.gpos);
-    lg__free(al, bu.last);
+    lg__free(al, bu.px);
     lg__free(al, bu.tiles);
     lg__free(al, bu.cells);
     lg__accel_free(al, a);
