@@ -44,7 +44,7 @@ static inline double maxd(double a, double b)
 #define PIX_DEFER LG__PIX_DEFER
 
 #define GRP_OWNS LG__GRP_OWNS
-/* In pass 3, a boundary pixel's sub[1] (unused until pass 4): left to the exact path. */
+/* In pass 3, a boundary pixel's sub[1] (unused until step 4): left to the exact path. */
 #define DEFER_MARK 1u
 
 /* ------------------------------------------------------------- predicates */
@@ -103,8 +103,12 @@ static bool on_edge(double ax, double ay, double bx, double by, double x, double
  * The answer in a boundary pixel by crossing parity from its centre (see the top).
  * Also used by the build to classify sub-pixels, so both decide alike.
  */
+/*
+ * kend: the end of the pixel's last group's edges (the next group's start, which the
+ * build may not have written yet when it classifies a tile's last pixel).
+ */
 static inline int64_t resolve_parity(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp,
-                                     double x, double y, bool touch)
+                                     double x, double y, bool touch, uint32_t kend)
 {
     uint32_t g0 = bp->g0, g1 = bp->g1;
     if (g0 > g1 || g1 > a->ngrp)
@@ -114,7 +118,7 @@ static inline int64_t resolve_parity(const lg_layer *l, const lg_accel *a, const
     const double *xy = l->xy;
     bool same = x == cx && y == cy;
     for (uint32_t g = g0; g < g1; g++) {
-        uint32_t k0 = a->grp[g].k0, k1 = a->grp[g + 1].k0;
+        uint32_t k0 = a->grp[g].k0, k1 = g + 1 < g1 ? a->grp[g + 1].k0 : kend;
         if (k0 > k1 || k1 > a->nedges)
             return LG__ACCEL_DEFER;
         bool in = (a->grp[g].row & GRP_OWNS) != 0;
@@ -156,7 +160,9 @@ static inline int64_t resolve_parity(const lg_layer *l, const lg_accel *a, const
 static int64_t resolve_edges(const lg_layer *l, const lg_accel *a, const lg_accel_bp *bp, double x,
                              double y)
 {
-    return resolve_parity(l, a, bp, x, y, true);
+    if (bp->g1 > a->ngrp)
+        return LG__ACCEL_DEFER;
+    return resolve_parity(l, a, bp, x, y, true, a->grp[bp->g1].k0);
 }
 
 /* Sub-pixel index (0..LG__SUB - 1) of a fractional position inside a pixel. */
@@ -260,7 +266,7 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  *   3. place each incidence's edge, start a group where a new cell begins, and mark
  *      the sub-pixels the edge's box meets; then decide, exactly, which pixel
  *      centres the cell owns (scanlines);
- *   4. answer the sub-pixels no edge comes near.
+ *   4. (the end of pass 3 in each tile) answer the sub-pixels no edge comes near.
  * Fresh memory is the dearest part on large layers (the kernel zeroes every page),
  * so the build keeps no per-incidence scratch: three counters per pixel.
  */
@@ -645,6 +651,8 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
     }
 }
 
+static void tile_classify(build *bu, const tile *t);
+
 static void tile_incidences(worker *w, tile *t, bool place)
 {
     build *bu = w->bu;
@@ -664,6 +672,8 @@ static void tile_incidences(worker *w, tile *t, bool place)
                     a->pix[p] = PIX_DEFER;
                 }
             }
+        /* the tile's pixels are final: its sub-pixels, while its data is in cache */
+        tile_classify(bu, t);
     } else {
         size_t nbp = 0;
         for (uint32_t j = t->j0; j < t->j1; j++)
@@ -673,17 +683,42 @@ static void tile_incidences(worker *w, tile *t, bool place)
     }
 }
 
-/* The 4-connected component of seed within the set of sub-pixels free (8 x 8 bits). */
+/*
+ * The 4-connected component of seed within the set of sub-pixels free (8 x 8 bits):
+ * rounds of occluded fills (Kogge-Stone: a run of free sub-pixels fills in three
+ * steps) east, west, north and south, until a round adds nothing.
+ */
 static uint64_t sub_component(uint64_t seed, uint64_t free)
 {
     const uint64_t col0 = 0x0101010101010101ull, col7 = 0x8080808080808080ull;
-    uint64_t comp = seed, prev = 0;
-    while (comp != prev) {
+    uint64_t comp = seed & free, prev;
+    do {
         prev = comp;
-        comp = (comp | ((comp << 1) & ~col0) | ((comp >> 1) & ~col7) | (comp << LG__SUB) |
-                (comp >> LG__SUB)) &
-               free;
-    }
+        uint64_t g = free & ~col0; /* east: no wrap into the next row */
+        comp |= g & (comp << 1);
+        g &= g << 1;
+        comp |= g & (comp << 2);
+        g &= g << 2;
+        comp |= g & (comp << 4);
+        g = free & ~col7; /* west */
+        comp |= g & (comp >> 1);
+        g &= g >> 1;
+        comp |= g & (comp >> 2);
+        g &= g >> 2;
+        comp |= g & (comp >> 4);
+        g = free; /* north */
+        comp |= g & (comp << LG__SUB);
+        g &= g << LG__SUB;
+        comp |= g & (comp << 2 * LG__SUB);
+        g &= g << 2 * LG__SUB;
+        comp |= g & (comp << 4 * LG__SUB);
+        g = free; /* south */
+        comp |= g & (comp >> LG__SUB);
+        g &= g >> LG__SUB;
+        comp |= g & (comp >> 2 * LG__SUB);
+        g &= g >> 2 * LG__SUB;
+        comp |= g & (comp >> 4 * LG__SUB);
+    } while (comp != prev);
     return comp;
 }
 
@@ -704,16 +739,17 @@ static const uint32_t nibble_mask[256] = {
 };
 
 /*
- * Pass 4 for boundary pixel b (pixel i, j), whose sub[0] holds the sub-pixels edge
+ * Step 4 for boundary pixel b (pixel i, j) of tile t, whose sub[0] holds the sub-pixels edge
  * boxes meet: the others take the answer at their centre, the same for every point
  * in them (no edge separates them from the centre); a 4-connected run of them shares
  * it, so it is computed once per run: the centre's owner for the run around the
  * pixel centre; a neighbouring pixel's answer for a run on the border with an
- * edge-free neighbour (no edge comes near either side of the border there, so no
+ * edge-free neighbour in the tile (no edge comes near either side of the border there, so no
  * edge separates them); else the edge tests from the sub-pixel of the run nearest
  * the centre (the shortest segment meets the fewest edge boxes).
  */
-static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i, uint32_t j)
+static void classify_subs(lg_accel *a, const lg_layer *l, const tile *t, uint32_t b, uint32_t i,
+                          uint32_t j, uint32_t kend)
 {
     const uint64_t col0 = 0x0101010101010101ull, row0 = 0xFFull;
     /* the four sub-pixels around the pixel's centre, whose widened boxes hold it, and
@@ -729,10 +765,11 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
     /* edge-free neighbours' answers, by side: left, right, below, above */
     const uint64_t side[4] = {col0, col0 << (LG__SUB - 1), row0, row0 << (LG__SUB * (LG__SUB - 1))};
     int64_t nbr[4];
-    uint32_t nv[4] = {i > 0 ? a->pix[(size_t)j * a->nx + i - 1] : PIX_DEFER,
-                      i + 1 < a->nx ? a->pix[(size_t)j * a->nx + i + 1] : PIX_DEFER,
-                      j > 0 ? a->pix[(size_t)(j - 1) * a->nx + i] : PIX_DEFER,
-                      j + 1 < a->ny ? a->pix[(size_t)(j + 1) * a->nx + i] : PIX_DEFER};
+    /* in the tile only: other tiles' pixels may still be changing */
+    uint32_t nv[4] = {i > t->i0 ? a->pix[(size_t)j * a->nx + i - 1] : PIX_DEFER,
+                      i + 1 < t->i1 ? a->pix[(size_t)j * a->nx + i + 1] : PIX_DEFER,
+                      j > t->j0 ? a->pix[(size_t)(j - 1) * a->nx + i] : PIX_DEFER,
+                      j + 1 < t->j1 ? a->pix[(size_t)(j + 1) * a->nx + i] : PIX_DEFER};
     for (int k = 0; k < 4; k++)
         nbr[k] = nv[k] & PIX_BOUNDARY ? LG__ACCEL_DEFER : nv[k] ? (int64_t)nv[k] - 1 : LG_NONE;
     double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
@@ -759,7 +796,7 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
                 double x = px0 + ((double)(s % LG__SUB) + 0.5) * (a->pw / LG__SUB);
                 double y = py0 + ((double)(s / LG__SUB) + 0.5) * (a->ph / LG__SUB);
                 /* no edge comes near (x, y): owned by none means outside, not on an edge */
-                r = resolve_parity(l, a, bp, x, y, false);
+                r = resolve_parity(l, a, bp, x, y, false, kend);
             }
             if (r == LG_NONE) {
                 v = LG__SUB_NONE;
@@ -784,15 +821,17 @@ static void classify_subs(lg_accel *a, const lg_layer *l, uint32_t b, uint32_t i
     }
 }
 
-/* Pass 4: the sub-pixels of tile t's boundary pixels. */
+/* Pass 3, last: the sub-pixels of tile t's boundary pixels. */
 static void tile_classify(build *bu, const tile *t)
 {
     lg_accel *a = bu->a;
     for (uint32_t j = t->j0; j < t->j1; j++)
         for (uint32_t i = t->i0; i < t->i1; i++) {
-            uint32_t pv = a->pix[(size_t)j * a->nx + i];
+            size_t p = (size_t)j * a->nx + i;
+            uint32_t pv = a->pix[p];
+            /* px[p].pos is the end of the pixel's list after placing */
             if ((pv & PIX_BOUNDARY) && pv != PIX_DEFER)
-                classify_subs(a, bu->l, pv & ~PIX_BOUNDARY, i, j);
+                classify_subs(a, bu->l, t, pv & ~PIX_BOUNDARY, i, j, bu->px[p].pos);
         }
 }
 
@@ -809,7 +848,6 @@ static void *worker_run(void *arg)
         case 1: tile_incidences(w, t, false); break;
         case 2: tile_offsets(bu, t); break;
         case 3: tile_incidences(w, t, true); break;
-        case 4: tile_classify(bu, t); break;
         }
     }
     return NULL;
@@ -944,14 +982,14 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         e = LG_ERR_CAPACITY;
         goto fail;
     }
-    a->pix = lg__malloc(al, np * sizeof *a->pix);
-    bu.px = lg__malloc(al, (np + 1) * sizeof *bu.px);
+    /* zeroed by the allocator: fresh pages come zeroed, and the kernel zeroes them
+       where the passes first touch them, on every thread */
+    a->pix = lg__calloc(al, np, sizeof *a->pix);
+    bu.px = lg__calloc(al, np + 1, sizeof *bu.px);
     if (!a->pix || !bu.px)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
     lg__advise_huge(bu.px, (np + 1) * sizeof *bu.px);
-    memset(a->pix, 0, np * sizeof *a->pix);
-    memset(bu.px, 0, (np + 1) * sizeof *bu.px);
     if ((e = make_tiles(&bu, tile_px ? tile_px : LG__TILE)) != LG_OK)
         goto fail;
     e = LG_ERR_NOMEM;
@@ -1008,8 +1046,6 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     lg__free(al, bu.px);
     bu.px = NULL;
 
-    /* 4. the sub-pixels */
-    run_pass(&bu, ws, nw, 4);
     e = LG_OK;
     lg__accel_set_bytes(a);
     *out = a;
