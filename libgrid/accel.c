@@ -97,6 +97,16 @@ static bool on_edge(double ax, double ay, double bx, double by, double x, double
     return lg__orient(ax, ay, bx, by, x, y) == 0;
 }
 
+/* Pixel centres: one expression, for the build and the queries alike. */
+static inline double center_x(const lg_accel *a, uint32_t i)
+{
+    return a->x0 + ((double)i + 0.5) * a->pw;
+}
+static inline double center_y(const lg_accel *a, uint32_t j)
+{
+    return a->y0 + ((double)j + 0.5) * a->ph;
+}
+
 /* --------------------------------------------------------------- lookup */
 
 /*
@@ -113,8 +123,9 @@ static inline int64_t resolve_parity(const lg_layer *l, const lg_accel *a, const
     uint32_t g0 = bp->g0, g1 = bp->g1;
     if (g0 > g1 || g1 > a->ngrp)
         return LG__ACCEL_DEFER;
-    size_t b = (size_t)(bp - a->bp);
-    double cx = a->bpc[2 * b], cy = a->bpc[2 * b + 1];
+    if (bp->i >= a->nx || bp->j >= a->ny)
+        return LG__ACCEL_DEFER;
+    double cx = center_x(a, bp->i), cy = center_y(a, bp->j);
     const double *xy = l->xy;
     bool same = x == cx && y == cy;
     for (uint32_t g = g0; g < g1; g++) {
@@ -229,8 +240,8 @@ int64_t lg__accel_locate(const lg_layer *l, const lg_accel *a, double x, double 
 void lg__accel_set_bytes(lg_accel *a)
 {
     a->bytes = sizeof *a + (size_t)a->nx * a->ny * sizeof *a->pix +
-               (size_t)a->nbp * (sizeof(lg_accel_bp) + 2 * sizeof(double)) +
-               ((size_t)a->ngrp + 1) * sizeof(lg_accel_grp) + (size_t)a->nedges * sizeof(uint32_t);
+               (size_t)a->nbp * sizeof(lg_accel_bp) + ((size_t)a->ngrp + 1) * sizeof(lg_accel_grp) +
+               (size_t)a->nedges * sizeof(uint32_t);
 }
 
 size_t lg__accel_bytes(const lg_accel *a)
@@ -248,7 +259,6 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
     }
     lg__free(al, a->pix);
     lg__free(al, a->bp);
-    lg__free(al, a->bpc);
     lg__free(al, a->grp);
     lg__free(al, a->edges);
     lg__free(al, a);
@@ -270,16 +280,6 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  * Fresh memory is the dearest part on large layers (the kernel zeroes every page),
  * so the build keeps no per-incidence scratch: three counters per pixel.
  */
-
-/* Pixel centres: one expression, used by the build and stored for the queries. */
-static inline double center_x(const lg_accel *a, uint32_t i)
-{
-    return a->x0 + ((double)i + 0.5) * a->pw;
-}
-static inline double center_y(const lg_accel *a, uint32_t j)
-{
-    return a->y0 + ((double)j + 0.5) * a->ph;
-}
 
 /* floor() for pixel coordinates; libm's is a call without SSE4.1. Clamped by callers. */
 static inline double floor_px(double v)
@@ -417,9 +417,8 @@ static void tile_offsets(build *bu, const tile *t)
             run += c;
             a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
             /* sub[0] collects the touched sub-pixels (pass 3) */
-            a->bp[b] = (lg_accel_bp){.g0 = (uint32_t)g, .g1 = (uint32_t)(g + ng)};
-            a->bpc[2 * b] = center_x(a, i);
-            a->bpc[2 * b + 1] = center_y(a, j);
+            a->bp[b] = (lg_accel_bp){
+                .g0 = (uint32_t)g, .g1 = (uint32_t)(g + ng), .i = (uint16_t)i, .j = (uint16_t)j};
             g += ng;
             b++;
         }
@@ -1013,7 +1012,7 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         e = LG_ERR_CAPACITY;
         goto fail;
     }
-    size_t need = np * sizeof *a->pix + nbp * (sizeof(lg_accel_bp) + 2 * sizeof(double)) +
+    size_t need = np * sizeof *a->pix + nbp * sizeof(lg_accel_bp) +
                   (ngrp + 1) * sizeof(lg_accel_grp) + total * sizeof(uint32_t);
     if (max_bytes && need > max_bytes) {
         e = LG_ERR_CAPACITY;
@@ -1021,13 +1020,11 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     }
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
     a->bp = lg__malloc(al, (nbp + 1) * sizeof *a->bp);
-    a->bpc = lg__malloc(al, (nbp + 1) * 2 * sizeof *a->bpc);
     a->grp = lg__malloc(al, (ngrp + 1) * sizeof *a->grp);
-    if (!a->edges || !a->bp || !a->bpc || !a->grp)
+    if (!a->edges || !a->bp || !a->grp)
         goto fail;
     lg__advise_huge(a->edges, (total + 1) * sizeof *a->edges);
     lg__advise_huge(a->bp, (nbp + 1) * sizeof *a->bp);
-    lg__advise_huge(a->bpc, (nbp + 1) * 2 * sizeof *a->bpc);
     lg__advise_huge(a->grp, (ngrp + 1) * sizeof *a->grp);
     a->nbp = (uint32_t)nbp;
     a->ngrp = (uint32_t)ngrp;

@@ -83,18 +83,19 @@ typedef struct lg_accel lg_accel;
 #define LG__GRP_OWNS 0x80000000u
 
 /*
- * A boundary pixel: its groups [g0, g1), the rows of its first LG__BP_ROWS groups and
- * an 8 x 8 table of sub-pixels (4 bits each, row-major from the pixel's lower-left
- * corner, 16 per word): a group index relative to g0 (below LG__SUB_MAX_GROUPS) when
- * no edge comes near the sub-pixel and that group's cell owns it, LG__SUB_NONE when no
- * edge comes near and no cell owns it, LG__SUB_EDGES when edges must be tested.
- * 64 bytes: most queries in boundary pixels need nothing else. The pixel's centre
- * (for the edge tests) is in the separate array bpc.
+ * A boundary pixel: its groups [g0, g1), its position (i, j), the rows of its first
+ * LG__BP_ROWS groups and an 8 x 8 table of sub-pixels (4 bits each, row-major from
+ * the pixel's lower-left corner, 16 per word): a group index relative to g0 (below
+ * LG__SUB_MAX_GROUPS) when no edge comes near the sub-pixel and that group's cell owns
+ * it, LG__SUB_NONE when no edge comes near and no cell owns it, LG__SUB_EDGES when
+ * edges must be tested. 64 bytes, one cache line: queries in boundary pixels need
+ * nothing else but the edges they test.
  */
 #define LG__SUB 8 /* sub-pixels per pixel side */
-#define LG__BP_ROWS 6u
+#define LG__BP_ROWS 5u
 typedef struct lg_accel_bp {
     uint32_t g0, g1;
+    uint16_t i, j;             /* the pixel: its centre is where the edge tests start */
     uint32_t row[LG__BP_ROWS]; /* rows of groups g0.. (no flag); unused slots 0 */
     uint64_t sub[LG__SUB * LG__SUB / 16];
 } lg_accel_bp;
@@ -120,7 +121,6 @@ struct lg_accel {
     uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
     uint32_t nbp;
     lg_accel_bp *bp; /* per boundary pixel: its groups and sub-pixels */
-    double *bpc;     /* per boundary pixel: its centre (x, y) */
     uint32_t ngrp;
     lg_accel_grp *grp; /* ngrp + 1 (a sentinel holds the end of the last edge range) */
     uint32_t *edges;   /* vertex index v: the edge from v to v + 1 */

@@ -151,7 +151,6 @@ static void eq_prefetch(const lg_layer *l, int s, edge_item it)
     if (s == 0) {
         __builtin_prefetch(&a->grp[g0]);
         __builtin_prefetch(&a->grp[g1]);
-        __builtin_prefetch(&a->bpc[2 * (size_t)it.b]);
         return;
     }
     uint32_t k0 = a->grp[g0].k0, k1 = a->grp[g1].k0;

@@ -29,7 +29,8 @@
 #include <xxhash.h>
 
 #define SNAP_MAGIC "LGSNAP\r\n"
-#define SNAP_VERSION 2u /* 2: sub-pixel tables in the boundary pixels */
+/* 2: sub-pixel tables in the boundary pixels; 3: their positions there, no centres */
+#define SNAP_VERSION 3u
 #define SNAP_BOM 0x01020304u
 #define SNAP_HEADER 128u
 #define SNAP_ALIGN 64u
@@ -52,7 +53,7 @@ enum {
     S_BP,
     S_GRP,
     S_EDGES,
-    S_BPC,
+    S_BPC,        /* version 2 only */
     S_COL0 = 100, /* column k: S_COL0 + 4k + {0 data, 1 null, 2 pool} */
 };
 
@@ -207,7 +208,6 @@ static lg_error make_plan(const lg_layer *l, plan *p)
         e = e ? e : add(p, S_BP, sizeof(lg_accel_bp), a->nbp, a->bp);
         e = e ? e : add(p, S_GRP, sizeof(lg_accel_grp), (uint64_t)a->ngrp + 1, a->grp);
         e = e ? e : add(p, S_EDGES, sizeof(uint32_t), a->nedges, a->edges);
-        e = e ? e : add(p, S_BPC, 2 * sizeof(double), a->nbp, a->bpc);
     }
     if (p->n > SNAP_MAX_SECTIONS)
         e = LG_ERR_UNSUPPORTED;
@@ -483,8 +483,12 @@ static lg_error map_layer(reader *r, lg_layer **out)
         return lg__fail(r->ctx, LG_ERR_FORMAT, "%s: not a libgrid snapshot (bad magic)", r->src);
     if (get32(h + 8) != SNAP_VERSION)
         return lg__fail(r->ctx, LG_ERR_UNSUPPORTED,
-                        "%s: snapshot version %u; this libgrid reads version %u", r->src,
-                        get32(h + 8), SNAP_VERSION);
+                        "%s: snapshot version %u; this libgrid reads version %u%s", r->src,
+                        get32(h + 8), SNAP_VERSION,
+                        get32(h + 8) < SNAP_VERSION
+                            ? " (an older libgrid wrote it: save it again from its source "
+                              "layer, e.g. `libgrid snapshot GRID -o GRID.lgsnap`)"
+                            : "");
     if (get32(h + 12) != SNAP_BOM)
         return bad(r, "byte-order mark %x", get32(h + 12));
     if (XXH3_64bits(h, 120) != get64(h + 120))
@@ -665,10 +669,6 @@ static lg_error map_layer(reader *r, lg_layer **out)
                 a->grp = (lg_accel_grp *)ptr;
             }
             SEC(S_EDGES, uint32_t, "edges", a->edges, m.anedges);
-            if (!e) {
-                e = section_n(r, S_BPC, 2 * sizeof(double), "pixel centres", &ptr, m.anbp);
-                a->bpc = (double *)ptr;
-            }
             if (!e && !(a->sx > 0 && a->sy > 0 && a->x0 <= a->x1 && a->y0 <= a->y1))
                 e = bad(r, "accelerator geometry is invalid");
             lg__accel_set_bytes(a);

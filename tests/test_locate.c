@@ -567,7 +567,6 @@ static void assert_same_accel(const lg_accel *a, const lg_accel *b)
     assert_int_equal(a->nedges, b->nedges);
     assert_memory_equal(a->pix, b->pix, (size_t)a->nx * a->ny * sizeof *a->pix);
     assert_memory_equal(a->bp, b->bp, (size_t)a->nbp * sizeof *a->bp);
-    assert_memory_equal(a->bpc, b->bpc, (size_t)a->nbp * 2 * sizeof *a->bpc);
     assert_memory_equal(a->grp, b->grp, ((size_t)a->ngrp + 1) * sizeof *a->grp);
     assert_memory_equal(a->edges, b->edges, (size_t)a->nedges * sizeof *a->edges);
 }
