@@ -981,14 +981,16 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         e = LG_ERR_CAPACITY;
         goto fail;
     }
-    /* zeroed by the allocator: fresh pages come zeroed, and the kernel zeroes them
-       where the passes first touch them, on every thread */
-    a->pix = lg__calloc(al, np, sizeof *a->pix);
-    bu.px = lg__calloc(al, np + 1, sizeof *bu.px);
+    /* zeroed here rather than by calloc: faulting the pages in during the threaded
+       passes instead made a million-cell build 35% slower (measured, 2-core VM) */
+    a->pix = lg__malloc(al, np * sizeof *a->pix);
+    bu.px = lg__malloc(al, (np + 1) * sizeof *bu.px);
     if (!a->pix || !bu.px)
         goto fail;
     lg__advise_huge(a->pix, np * sizeof *a->pix);
     lg__advise_huge(bu.px, (np + 1) * sizeof *bu.px);
+    memset(a->pix, 0, np * sizeof *a->pix);
+    memset(bu.px, 0, (np + 1) * sizeof *bu.px);
     if ((e = make_tiles(&bu, tile_px ? tile_px : LG__TILE)) != LG_OK)
         goto fail;
     e = LG_ERR_NOMEM;
