@@ -619,6 +619,60 @@ static void test_accel_bands(void **state)
 }
 
 /*
+ * Heavily overlapping squares, tiles of 8 pixels: cells that own pixel centres without
+ * edges there (the exact path's pixels, marked while later cells are still placed),
+ * runs answered from neighbours at tile borders. One thread and two give the same
+ * bytes; every answer equals the exact test's.
+ */
+static void test_accel_overlap_tiles(void **state)
+{
+    (void)state;
+    lg_context *ctx;
+    assert_int_equal(lg_context_new(NULL, &ctx), LG_OK);
+    lg_builder *b;
+    assert_int_equal(lgb_new(ctx, "overlap-tiles", LG_LOAD_NO_VALIDATE, &b), LG_OK);
+    uint64_t s = 4242;
+    for (int k = 0; k < 400; k++) {
+        double x = tu_uniform(&s, 0, 100), y = tu_uniform(&s, 0, 100);
+        double w = tu_uniform(&s, 0.5, 12), h = tu_uniform(&s, 0.5, 12);
+        double r[] = {x, y, x + w, y, x + w, y + h, x, y + h, x, y};
+        assert_int_equal(lgb_begin_cell(b), LG_OK);
+        assert_int_equal(lgb_add_ring(b, r, 5, false), LG_OK);
+        assert_int_equal(lgb_end_cell(b), LG_OK);
+    }
+    lg_layer *l;
+    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    lg_accel *one = NULL, *two = NULL;
+    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 1, 8, &one), LG_OK);
+    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, 8, &two), LG_OK);
+    assert_non_null(one);
+    assert_same_accel(one, two);
+    size_t deferred = 0;
+    for (size_t p = 0; p < (size_t)one->nx * one->ny; p++)
+        deferred += one->pix[p] == LG__PIX_DEFER;
+    assert_true(deferred > 0); /* the case this test is for */
+    lg__accel_free(&l->alloc, one);
+    lg__accel_free(&l->alloc, l->accel);
+    l->accel = two;
+    for (int i = 0; i < 200000; i++) {
+        double x = tu_uniform(&s, -1, 113), y = tu_uniform(&s, -1, 113);
+        int64_t want = lg__locate_exact(l, x, y), got = lg_layer_locate(l, x, y);
+        if (got != want)
+            fail_msg("(%.17g, %.17g): accelerator %lld, exact %lld", x, y, (long long)got,
+                     (long long)want);
+    }
+    for (size_t v = 0; v + 1 < l->nverts; v++) {
+        const double *e = l->xy + 2 * v;
+        for (int t = 0; t < 4; t++) {
+            double f = t / 4.0, x = e[0] + f * (e[2] - e[0]), y = e[1] + f * (e[3] - e[1]);
+            assert_int_equal(lg_layer_locate(l, x, y), lg__locate_exact(l, x, y));
+        }
+    }
+    lg_layer_free(l);
+    lg_context_free(ctx);
+}
+
+/*
  * Rings collapsed to a point (every vertex the same): the exact path says the point is
  * touched, so the accelerator must keep the zero-length edges that touch it (found by
  * fuzz_wkt: nine copies of (0, 0)). Also beside an ordinary cell.
@@ -705,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_batch_paths_agree),
         cmocka_unit_test(test_accelerator_cap),
         cmocka_unit_test(test_accel_bands),
+        cmocka_unit_test(test_accel_overlap_tiles),
         cmocka_unit_test(test_collapsed_ring),
         cmocka_unit_test(test_lattices_against_geos),
         cmocka_unit_test(test_synth_against_geos),
