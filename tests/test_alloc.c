@@ -210,11 +210,11 @@ static lg_error sc_synth(const lg_allocator *a, counting *c, void *u)
 }
 
 /*
- * The locate accelerator built in two bands, on two threads: a refused allocation on
- * either thread fails the build cleanly. The band split's scratch is optional (without
- * it the rows are halved; same bytes), hence a degraded sweep; the answers are checked.
+ * The locate accelerator built in 8-pixel tiles on two threads: a refused allocation
+ * (tiles, counters, tables, either thread's scanline scratch) fails the build cleanly;
+ * when the build succeeds its answers are checked.
  */
-static lg_error sc_accel_bands(const lg_allocator *a, counting *c, void *u)
+static lg_error sc_accel_threads(const lg_allocator *a, counting *c, void *u)
 {
     (void)u;
     long arm = c->fail_at;
@@ -504,7 +504,7 @@ static void test_alloc_failures(void **state)
     total += sweep("lg_layer_load (wkt)", sc_load, paths[2]);
     total += sweep("lg_layer_from_wkb", sc_wkb, NULL);
     total += sweep("lg_synth_county", sc_synth, NULL);
-    total += sweep_degraded("accelerator in two bands", sc_accel_bands, NULL);
+    total += sweep_degraded("accelerator on two threads, 8-pixel tiles", sc_accel_threads, NULL);
     total += sweep("lg_layer_adjacency", sc_adjacency, NULL);
     total += sweep("lg_zones_plan", sc_zones, g);
     char out[600];

@@ -571,7 +571,7 @@ static void assert_same_accel(const lg_accel *a, const lg_accel *b)
     assert_memory_equal(a->edges, b->edges, (size_t)a->nedges * sizeof *a->edges);
 }
 
-static void test_accel_bands(void **state)
+static void test_accel_threads(void **state)
 {
     (void)state;
     lg_context *ctx;
@@ -758,7 +758,7 @@ int main(void)
         cmocka_unit_test(test_locate_crs_transforms),
         cmocka_unit_test(test_batch_paths_agree),
         cmocka_unit_test(test_accelerator_cap),
-        cmocka_unit_test(test_accel_bands),
+        cmocka_unit_test(test_accel_threads),
         cmocka_unit_test(test_accel_overlap_tiles),
         cmocka_unit_test(test_collapsed_ring),
         cmocka_unit_test(test_lattices_against_geos),
