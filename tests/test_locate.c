@@ -571,6 +571,33 @@ static void assert_same_accel(const lg_accel *a, const lg_accel *b)
     assert_memory_equal(a->edges, b->edges, (size_t)a->nedges * sizeof *a->edges);
 }
 
+/*
+ * locate (accelerator) = the exact test on n uniform points of box b and at `along`
+ * points of every edge (vertices included); returns how many points lie in a cell.
+ */
+static size_t check_against_exact(const lg_layer *l, const double b[4], uint64_t *s, int n,
+                                  int along)
+{
+    size_t resolved = 0;
+    for (int i = 0; i < n; i++) {
+        double x = tu_uniform(s, b[0], b[2]), y = tu_uniform(s, b[1], b[3]);
+        int64_t want = lg__locate_exact(l, x, y), got = lg_layer_locate(l, x, y);
+        if (got != want)
+            fail_msg("(%.17g, %.17g): accelerator %lld, exact %lld", x, y, (long long)got,
+                     (long long)want);
+        resolved += got != LG_NONE;
+    }
+    for (size_t v = 0; v + 1 < l->nverts; v++) {
+        const double *e = l->xy + 2 * v;
+        for (int t = 0; t < along; t++) {
+            double f = (double)t / along, x = e[0] + f * (e[2] - e[0]),
+                   y = e[1] + f * (e[3] - e[1]);
+            assert_int_equal(lg_layer_locate(l, x, y), lg__locate_exact(l, x, y));
+        }
+    }
+    return resolved;
+}
+
 static void test_accel_threads(void **state)
 {
     (void)state;
@@ -596,23 +623,7 @@ static void test_accel_threads(void **state)
         double b[4];
         lg_layer_bounds(l, b);
         uint64_t s = 77 + (uint64_t)k;
-        size_t resolved = 0;
-        for (int i = 0; i < 200000; i++) {
-            double x = tu_uniform(&s, b[0], b[2]), y = tu_uniform(&s, b[1], b[3]);
-            int64_t want = lg__locate_exact(l, x, y), got = lg_layer_locate(l, x, y);
-            if (got != want)
-                fail_msg("layer %d (%.17g, %.17g): accelerator %lld, exact %lld", k, x, y,
-                         (long long)got, (long long)want);
-            resolved += got != LG_NONE;
-        }
-        assert_true(resolved > 1000);
-        for (size_t v = 0; v + 1 < l->nverts; v++) { /* vertices and points along edges */
-            const double *e = l->xy + 2 * v;
-            for (int t = 0; t < 3; t++) {
-                double f = t / 3.0, x = e[0] + f * (e[2] - e[0]), y = e[1] + f * (e[3] - e[1]);
-                assert_int_equal(lg_layer_locate(l, x, y), lg__locate_exact(l, x, y));
-            }
-        }
+        assert_true(check_against_exact(l, b, &s, 200000, 3) > 1000);
         lg_layer_free(l);
     }
     lg_context_free(ctx);
@@ -654,20 +665,8 @@ static void test_accel_overlap_tiles(void **state)
     lg__accel_free(&l->alloc, one);
     lg__accel_free(&l->alloc, l->accel);
     l->accel = two;
-    for (int i = 0; i < 200000; i++) {
-        double x = tu_uniform(&s, -1, 113), y = tu_uniform(&s, -1, 113);
-        int64_t want = lg__locate_exact(l, x, y), got = lg_layer_locate(l, x, y);
-        if (got != want)
-            fail_msg("(%.17g, %.17g): accelerator %lld, exact %lld", x, y, (long long)got,
-                     (long long)want);
-    }
-    for (size_t v = 0; v + 1 < l->nverts; v++) {
-        const double *e = l->xy + 2 * v;
-        for (int t = 0; t < 4; t++) {
-            double f = t / 4.0, x = e[0] + f * (e[2] - e[0]), y = e[1] + f * (e[3] - e[1]);
-            assert_int_equal(lg_layer_locate(l, x, y), lg__locate_exact(l, x, y));
-        }
-    }
+    const double around[4] = {-1, -1, 113, 113};
+    assert_true(check_against_exact(l, around, &s, 200000, 4) > 1000);
     lg_layer_free(l);
     lg_context_free(ctx);
 }
