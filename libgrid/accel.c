@@ -281,15 +281,6 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  * so the build keeps no per-incidence scratch: three counters per pixel.
  */
 
-/* floor() for pixel coordinates; libm's is a call without SSE4.1. Clamped by callers. */
-static inline double floor_px(double v)
-{
-    if (!(v > -1e15 && v < 1e15))
-        return v;
-    double t = (double)(int64_t)v;
-    return t > v ? t - 1 : t;
-}
-
 /*
  * Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. Pixel i's
  * widened box is [o + i w - m, o + (i + 1) w + m]; it meets [lo, hi] iff
@@ -425,38 +416,6 @@ static void tile_offsets(build *bu, const tile *t)
     }
 }
 
-/* Rows [*jlo, *jhi] in [ja, jb] whose centre line y = cy satisfies lo <= cy < hi. */
-static bool rows_crossed(const lg_accel *a, double lo, double hi, uint32_t ja, uint32_t jb,
-                         uint32_t *jlo, uint32_t *jhi)
-{
-    /* Most edges are shorter than a pixel and cross no centre line: with the centre
-       line of row j at t = j, none lies in [tl, th) when no integer does in the
-       margin-widened range (its rounding is far below the margin) */
-    double tl = (lo - a->y0) * a->sy - 0.5, th = (hi - a->y0) * a->sy - 0.5;
-    double m = 2 * a->margin * a->sy;
-    if (floor_px(th + m) < tl - m)
-        return false;
-    double f = -floor_px(-tl); /* ceil */
-    int64_t j0 = f < (double)ja ? (int64_t)ja : f > (double)jb + 1 ? (int64_t)jb + 1 : (int64_t)f;
-    while (j0 > (int64_t)ja && center_y(a, (uint32_t)(j0 - 1)) >= lo)
-        j0--;
-    while (j0 <= (int64_t)jb && center_y(a, (uint32_t)j0) < lo)
-        j0++;
-    int64_t j1 = j0 - 1;
-    double g = floor_px((hi - a->y0) * a->sy - 0.5);
-    if (g > j1)
-        j1 = g > (double)jb ? (int64_t)jb : (int64_t)g;
-    while (j1 < (int64_t)jb && center_y(a, (uint32_t)(j1 + 1)) < hi)
-        j1++;
-    while (j1 >= j0 && center_y(a, (uint32_t)j1) >= hi)
-        j1--;
-    if (j1 < j0)
-        return false;
-    *jlo = (uint32_t)j0;
-    *jhi = (uint32_t)j1;
-    return true;
-}
-
 /*
  * Pass 3, after placing cell c's edges in a tile: decide, exactly, which pixel centres
  * of its block there (ia..ib x ja..jb) it owns (the half-open crossing rule of
@@ -585,21 +544,28 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
                 if (j1 < tj0 || j0 >= tj1)
                     continue;
                 /* Centre line j is at sub-pixel position LG__SUB * j + LG__SUB / 2 and
-                   the spans are widened: an edge crosses none when none lies in
-                   [t0, t1]. Edges right of the tile count too (rays go to +x). */
-                if (scan && t1 >= LG__SUB / 2 &&
-                    (t0 + LG__SUB / 2 - 1) / LG__SUB <= (t1 - LG__SUB / 2) / LG__SUB) {
+                   the spans are widened: every centre line the edge crosses has its j in
+                   [jc0, jc1] (and none when that is empty); each is then decided
+                   exactly, lo <= cy < hi as polygon.c's rule has it. Edges right of the
+                   tile count too (rays go to +x). */
+                if (scan && t1 >= LG__SUB / 2) {
+                    uint32_t jc0 = (t0 + LG__SUB / 2 - 1) / LG__SUB,
+                             jc1 = (t1 - LG__SUB / 2) / LG__SUB;
+                    jc0 = jc0 < ja ? ja : jc0;
+                    jc1 = jc1 > jb ? jb : jc1;
                     double ya = xy[-1], yb = xy[1];
                     double loy = mind(ya, yb), hiy = maxd(ya, yb);
-                    uint32_t jlo, jhi;
-                    if (loy != hiy && rows_crossed(a, loy, hiy, ja, jb, &jlo, &jhi)) {
-                        if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jhi - jlo) + 1,
+                    if (jc0 <= jc1 && loy != hiy) {
+                        if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jc1 - jc0) + 1,
                                      sizeof *w->pairs)) {
                             w->err = LG_ERR_NOMEM;
                             return;
                         }
-                        for (uint32_t j = jlo; j <= jhi; j++)
-                            w->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
+                        for (uint32_t j = jc0; j <= jc1; j++) {
+                            double cy = center_y(a, j);
+                            if (loy <= cy && cy < hiy)
+                                w->pairs[n++] = (uint64_t)(j - ja) << 32 | v;
+                        }
                     }
                 }
                 uint32_t s0 = sp[0] < sq[0] ? sp[0] : sq[0], s1 = sp[1] > sq[1] ? sp[1] : sq[1];
