@@ -652,14 +652,13 @@ static void tile_incidences(worker *w, tile *t, bool place)
 /*
  * The 4-connected component of seed within the set of sub-pixels free (8 x 8 bits):
  * rounds of occluded fills (Kogge-Stone: a run of free sub-pixels fills in three
- * steps) east, west, north and south, until a round adds nothing.
+ * steps) east, west, north and south, until no free neighbour is left outside.
  */
 static uint64_t sub_component(uint64_t seed, uint64_t free)
 {
     const uint64_t col0 = 0x0101010101010101ull, col7 = 0x8080808080808080ull;
-    uint64_t comp = seed & free, prev;
+    uint64_t comp = seed & free, more;
     do {
-        prev = comp;
         uint64_t g = free & ~col0; /* east: no wrap into the next row */
         comp |= g & (comp << 1);
         g &= g << 1;
@@ -684,7 +683,11 @@ static uint64_t sub_component(uint64_t seed, uint64_t free)
         comp |= g & (comp >> 2 * LG__SUB);
         g &= g >> 2 * LG__SUB;
         comp |= g & (comp >> 4 * LG__SUB);
-    } while (comp != prev);
+        /* free sub-pixels next to the component not yet in it: another round */
+        more = (((comp << 1) & ~col0) | ((comp >> 1) & ~col7) | (comp << LG__SUB) |
+                (comp >> LG__SUB)) &
+               free & ~comp;
+    } while (more);
     return comp;
 }
 
