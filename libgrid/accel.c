@@ -713,10 +713,23 @@ static const uint32_t nibble_mask[256] = {
  * in them (no edge separates them from the centre); a 4-connected run of them shares
  * it, so it is computed once per run: the centre's owner for the run around the
  * pixel centre; a neighbouring pixel's answer for a run on the border with an
- * edge-free neighbour in the tile (no edge comes near either side of the border there, so no
+ * edge-free neighbour in the tile, or with a free sub-pixel of a classified one (no
+ * edge comes near either side of the border there, so no
  * edge separates them); else the edge tests from the sub-pixel of the run nearest
  * the centre (the shortest segment meets the fewest edge boxes).
  */
+/* What classified boundary pixel nb answers in its sub-pixel s: a row, LG_NONE, or
+   LG__ACCEL_DEFER where it tests edges. */
+static int64_t sub_answer(const lg_accel *a, const lg_accel_bp *nb, uint32_t s)
+{
+    uint32_t v = (uint32_t)(nb->sub[s >> 4] >> (4 * (s & 15))) & 15u;
+    if (v == LG__SUB_NONE)
+        return LG_NONE;
+    if (v >= LG__SUB_EDGES)
+        return LG__ACCEL_DEFER;
+    return v < LG__BP_ROWS ? nb->row[v] : a->grp[nb->g0 + v].row & ~GRP_OWNS;
+}
+
 static void classify_subs(lg_accel *a, const lg_layer *l, const tile *t, uint32_t b, uint32_t i,
                           uint32_t j, uint32_t kend)
 {
@@ -741,6 +754,13 @@ static void classify_subs(lg_accel *a, const lg_layer *l, const tile *t, uint32_
                       j + 1 < t->j1 ? a->pix[(size_t)(j + 1) * a->nx + i] : PIX_DEFER};
     for (int k = 0; k < 4; k++)
         nbr[k] = nv[k] & PIX_BOUNDARY ? LG__ACCEL_DEFER : nv[k] ? (int64_t)nv[k] - 1 : LG_NONE;
+    /* the boundary pixels left and below, classified already (rows go up, left to right) */
+    const lg_accel_bp *left = (nv[0] & PIX_BOUNDARY) && nv[0] != PIX_DEFER
+                                  ? &a->bp[nv[0] & ~PIX_BOUNDARY]
+                                  : NULL,
+                      *below = (nv[2] & PIX_BOUNDARY) && nv[2] != PIX_DEFER
+                                   ? &a->bp[nv[2] & ~PIX_BOUNDARY]
+                                   : NULL;
     double px0 = a->x0 + i * a->pw, py0 = a->y0 + j * a->ph;
     while (todo) {
         uint64_t comp = sub_component(todo & -todo, todo);
@@ -759,6 +779,12 @@ static void classify_subs(lg_accel *a, const lg_layer *l, const tile *t, uint32_
             for (int k = 0; k < 4 && r == LG__ACCEL_DEFER; k++)
                 if (comp & side[k])
                     r = nbr[k];
+            /* a free sub-pixel across the border, in a classified neighbour: no edge
+               comes near either, so none separates them */
+            for (uint64_t m = left ? comp & side[0] : 0; m && r == LG__ACCEL_DEFER; m &= m - 1)
+                r = sub_answer(a, left, (uint32_t)__builtin_ctzll(m) + LG__SUB - 1);
+            for (uint64_t m = below ? comp & side[2] : 0; m && r == LG__ACCEL_DEFER; m &= m - 1)
+                r = sub_answer(a, below, (uint32_t)__builtin_ctzll(m) + LG__SUB * (LG__SUB - 1));
             if (r == LG__ACCEL_DEFER) {
                 uint64_t near = comp & ring1 ? comp & ring1 : comp & ring2 ? comp & ring2 : comp;
                 uint32_t s = (uint32_t)__builtin_ctzll(near);
