@@ -44,7 +44,7 @@ static inline double maxd(double a, double b)
 #define PIX_DEFER LG__PIX_DEFER
 
 #define GRP_OWNS LG__GRP_OWNS
-/* In pass 3, a boundary pixel's sub[1] (unused until step 4): left to the exact path. */
+/* In step b, a boundary pixel's sub[1] (unused until step c): left to the exact path. */
 #define DEFER_MARK 1u
 
 /* ------------------------------------------------------------- predicates */
@@ -267,16 +267,17 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
 /* ---------------------------------------------------------------- build */
 
 /*
- * The build runs in passes over square tiles of pixels (see "Tiles" below), taken by
- * one thread per core on large layers: every pass of a tile writes only that tile's
- * pixels and visits its cells in order, so the result does not depend on the threads.
- *   1. count each pixel's edge incidences and groups (cells);
- *   2. (per tile, after a sequential prefix over the tiles) number the boundary
- *      pixels and turn counts into list and group offsets;
- *   3. place each incidence's edge, start a group where a new cell begins, and mark
+ * The build runs in two passes over square tiles of pixels (see "Tiles" below), taken
+ * by one thread per core on large layers: every pass of a tile writes only that
+ * tile's pixels and visits its cells in order, so the result does not depend on the
+ * threads. Pass 1 counts each pixel's edge incidences and groups (cells); after a
+ * sequential prefix over the tiles, pass 2 runs these steps in each tile:
+ *   a. number the boundary pixels, turn counts into list and group offsets;
+ *   b. place each incidence's edge, start a group where a new cell begins, and mark
  *      the sub-pixels the edge's box meets; then decide, exactly, which pixel
  *      centres the cell owns (scanlines);
- *   4. (the end of pass 3 in each tile) answer the sub-pixels no edge comes near.
+ *   c. answer the sub-pixels no edge comes near.
+ * Each step works on data the one before just wrote, still in cache.
  * Fresh memory is the dearest part on large layers (the kernel zeroes every page),
  * so the build keeps no per-incidence scratch: three counters per pixel.
  */
@@ -373,7 +374,7 @@ typedef struct build {
 typedef struct worker {
     build *bu;
     lg_error err;
-    uint32_t *cnt, *edges; /* pass 3 scratch (scanlines) */
+    uint32_t *cnt, *edges; /* step b scratch (scanlines) */
     uint64_t *pairs;
     size_t cnt_cap, edges_cap, pairs_cap;
 } worker;
@@ -391,8 +392,8 @@ static inline bool clip(uint32_t *lo, uint32_t *hi, uint32_t t0, uint32_t t1)
 }
 
 /*
- * Pass 2: boundary pixel numbers, centres and group ranges, and list offsets, from the
- * tile's bases.
+ * Step a: boundary pixel numbers, positions and group ranges, and list offsets, from
+ * the tile's bases.
  */
 static void tile_offsets(build *bu, const tile *t)
 {
@@ -408,7 +409,7 @@ static void tile_offsets(build *bu, const tile *t)
             bu->px[p] = (pxc){.pos = (uint32_t)run, .gpos = (uint32_t)g, .b = (uint32_t)b};
             run += c;
             a->pix[p] = PIX_BOUNDARY | (uint32_t)b;
-            /* sub[0] collects the touched sub-pixels (pass 3) */
+            /* sub[0] collects the touched sub-pixels (step b) */
             a->bp[b] = (lg_accel_bp){
                 .g0 = (uint32_t)g, .g1 = (uint32_t)(g + ng), .i = (uint16_t)i, .j = (uint16_t)j};
             g += ng;
@@ -418,7 +419,7 @@ static void tile_offsets(build *bu, const tile *t)
 }
 
 /*
- * Pass 3, after placing cell c's edges in a tile: decide, exactly, which pixel centres
+ * Step b, after placing cell c's edges in a tile: decide, exactly, which pixel centres
  * of its block there (ia..ib x ja..jb) it owns (the half-open crossing rule of
  * polygon.c along each centre line; w->pairs holds the n (row, edge) pairs of the
  * edges that cross them), and record it: the group flag in boundary pixels, the cell itself in
@@ -433,8 +434,11 @@ static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint3
     const lg_layer *l = bu->l;
     const lg_allocator *al = &l->alloc;
     size_t R = (size_t)(jb - ja) + 1;
-    if (lg__grow(al, (void **)&w->cnt, &w->cnt_cap, R + 1, sizeof *w->cnt) ||
-        lg__grow(al, (void **)&w->edges, &w->edges_cap, n + 1, sizeof *w->edges))
+    /* (the capacity tests inline: this runs once per cell) */
+    if ((R + 1 > w->cnt_cap &&
+         lg__grow(al, (void **)&w->cnt, &w->cnt_cap, R + 1, sizeof *w->cnt)) ||
+        (n + 1 > w->edges_cap &&
+         lg__grow(al, (void **)&w->edges, &w->edges_cap, n + 1, sizeof *w->edges)))
         return LG_ERR_NOMEM;
     memset(w->cnt, 0, (R + 1) * sizeof *w->cnt);
     /* the (row, edge) pairs the placing pass collected, by row */
@@ -490,7 +494,7 @@ static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint3
 }
 
 /*
- * Passes 1 and 3: every (pixel, edge) incidence of tile t, cells in order; pass 3
+ * Pass 1 and step b: every (pixel, edge) incidence of tile t, cells in order; step b
  * also runs each cell's scanlines (scan_fill) right after placing its edges, from
  * the edges that cross centre lines, found on the way.
  */
@@ -557,7 +561,8 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
                     double ya = xy[-1], yb = xy[1];
                     double loy = mind(ya, yb), hiy = maxd(ya, yb);
                     if (jc0 <= jc1 && loy != hiy) {
-                        if (lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jc1 - jc0) + 1,
+                        if (n + (jc1 - jc0) + 1 > w->pairs_cap &&
+                            lg__grow(al, (void **)&w->pairs, &w->pairs_cap, n + (jc1 - jc0) + 1,
                                      sizeof *w->pairs)) {
                             w->err = LG_ERR_NOMEM;
                             return;
@@ -708,7 +713,7 @@ static const uint32_t nibble_mask[256] = {
 };
 
 /*
- * Step 4 for boundary pixel b (pixel i, j) of tile t, whose sub[0] holds the sub-pixels edge
+ * Step c for boundary pixel b (pixel i, j) of tile t, whose sub[0] holds the sub-pixels edge
  * boxes meet: the others take the answer at their centre, the same for every point
  * in them (no edge separates them from the centre); a 4-connected run of them shares
  * it, so it is computed once per run: the centre's owner for the run around the
@@ -816,7 +821,7 @@ static void classify_subs(lg_accel *a, const lg_layer *l, const tile *t, uint32_
     }
 }
 
-/* Pass 3, last: the sub-pixels of tile t's boundary pixels. */
+/* Step c: the sub-pixels of tile t's boundary pixels. */
 static void tile_classify(build *bu, const tile *t)
 {
     lg_accel *a = bu->a;
@@ -841,8 +846,11 @@ static void *worker_run(void *arg)
         tile *t = &bu->tiles[k];
         switch (bu->pass) {
         case 1: tile_incidences(w, t, false); break;
-        case 2: tile_offsets(bu, t); break;
-        case 3: tile_incidences(w, t, true); break;
+        case 2:
+            /* numbering right before placing: the tile's records are still in cache */
+            tile_offsets(bu, t);
+            tile_incidences(w, t, true);
+            break;
         }
     }
     return NULL;
@@ -1032,7 +1040,6 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
 
     /* 2-3. offsets; placing, with exact ownership of pixel centres (lowest row first) */
     run_pass(&bu, ws, nw, 2);
-    run_pass(&bu, ws, nw, 3);
     for (int k = 0; k < nw; k++)
         if (ws[k].err) {
             e = ws[k].err;
