@@ -1038,7 +1038,8 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     a->grp[ngrp].row = 0; /* sentinel: the end of the last edge range */
     a->grp[ngrp].k0 = (uint32_t)total;
 
-    /* 2-3. offsets; placing, with exact ownership of pixel centres (lowest row first) */
+    /* 2. per tile: numbering; placing, with exact ownership of pixel centres (lowest row
+       first); the sub-pixels */
     run_pass(&bu, ws, nw, 2);
     for (int k = 0; k < nw; k++)
         if (ws[k].err) {
