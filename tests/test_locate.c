@@ -598,6 +598,22 @@ static size_t check_against_exact(const lg_layer *l, const double b[4], uint64_t
     return resolved;
 }
 
+/*
+ * Build l's accelerator with tiles of tile pixels on one thread and on two, require
+ * the same bytes, and leave the two-thread one in l.
+ */
+static void build_one_and_two(lg_layer *l, uint32_t tile)
+{
+    lg_accel *one = NULL, *two = NULL;
+    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 1, tile, &one), LG_OK);
+    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, tile, &two), LG_OK);
+    assert_non_null(one);
+    assert_same_accel(one, two);
+    lg__accel_free(&l->alloc, one);
+    lg__accel_free(&l->alloc, l->accel);
+    l->accel = two;
+}
+
 static void test_accel_threads(void **state)
 {
     (void)state;
@@ -612,14 +628,7 @@ static void test_accel_threads(void **state)
         } else {
             l = lattice(ctx, 40, 30, 0.3, 9);
         }
-        lg_accel *one = NULL, *two = NULL;
-        assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 1, 16, &one), LG_OK);
-        assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, 16, &two), LG_OK);
-        assert_non_null(one);
-        assert_same_accel(one, two);
-        lg__accel_free(&l->alloc, one);
-        lg__accel_free(&l->alloc, l->accel);
-        l->accel = two;
+        build_one_and_two(l, 16);
         double b[4];
         lg_layer_bounds(l, b);
         uint64_t s = 77 + (uint64_t)k;
@@ -653,18 +662,11 @@ static void test_accel_overlap_tiles(void **state)
     }
     lg_layer *l;
     assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
-    lg_accel *one = NULL, *two = NULL;
-    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 1, 8, &one), LG_OK);
-    assert_int_equal(lg__accel_build_ex(l, LG__ACCEL_PPC, 0, 2, 8, &two), LG_OK);
-    assert_non_null(one);
-    assert_same_accel(one, two);
+    build_one_and_two(l, 8);
     size_t deferred = 0;
-    for (size_t p = 0; p < (size_t)one->nx * one->ny; p++)
-        deferred += one->pix[p] == LG__PIX_DEFER;
+    for (size_t p = 0; p < (size_t)l->accel->nx * l->accel->ny; p++)
+        deferred += l->accel->pix[p] == LG__PIX_DEFER;
     assert_true(deferred > 0); /* the case this test is for */
-    lg__accel_free(&l->alloc, one);
-    lg__accel_free(&l->alloc, l->accel);
-    l->accel = two;
     const double around[4] = {-1, -1, 113, 113};
     assert_true(check_against_exact(l, around, &s, 200000, 4) > 1000);
     lg_layer_free(l);
