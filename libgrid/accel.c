@@ -258,7 +258,7 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
         return;
     }
     lg__free(al, a->pix);
-    lg__free(al, a->bp);
+    lg__free(al, a->bp_mem);
     lg__free(al, a->grp);
     lg__free(al, a->edges);
     lg__free(al, a);
@@ -1025,7 +1025,13 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
         goto fail;
     }
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
-    a->bp = lg__malloc(al, (nbp + 1) * sizeof *a->bp);
+    /*
+     * A record is one cache line only when aligned to one: malloc gives 16 bytes,
+     * which made every record straddle two lines, two misses per boundary query
+     * (at a million cells batch locate 82 -> ? ns per point once aligned).
+     */
+    a->bp_mem = lg__malloc(al, (nbp + 2) * sizeof *a->bp);
+    a->bp = a->bp_mem ? (lg_accel_bp *)(((uintptr_t)a->bp_mem + 63) & ~(uintptr_t)63) : NULL;
     a->grp = lg__malloc(al, (ngrp + 1) * sizeof *a->grp);
     if (!a->edges || !a->bp || !a->grp)
         goto fail;

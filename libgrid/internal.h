@@ -120,7 +120,8 @@ struct lg_accel {
     uint32_t nx, ny;
     uint32_t *pix; /* 0 outside; row + 1 inside; PIX_BOUNDARY | boundary pixel index */
     uint32_t nbp;
-    lg_accel_bp *bp; /* per boundary pixel: its groups and sub-pixels */
+    lg_accel_bp *bp; /* per boundary pixel: its groups and sub-pixels; 64-byte aligned */
+    void *bp_mem;    /* the heap block bp lies in (NULL when mapped) */
     uint32_t ngrp;
     lg_accel_grp *grp; /* ngrp + 1 (a sentinel holds the end of the last edge range) */
     uint32_t *edges;   /* vertex index v: the edge from v to v + 1 */

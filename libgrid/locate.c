@@ -233,10 +233,8 @@ static void locate_pipelined(const lg_layer *l, const double *x, const double *y
                 uint32_t v = a->pix[pix[s]];
                 pv[s] = v;
                 uint32_t b = v & ~LG__PIX_BOUNDARY;
-                if ((v & LG__PIX_BOUNDARY) && b < a->nbp) { /* 64 bytes, maybe two lines */
+                if ((v & LG__PIX_BOUNDARY) && b < a->nbp) /* one aligned cache line */
                     __builtin_prefetch(&a->bp[b]);
-                    __builtin_prefetch((const char *)&a->bp[b] + sizeof a->bp[b] - 1);
-                }
             }
         }
         if (k < n) { /* stage 1: find the pixel */
