@@ -1027,8 +1027,9 @@ static lg_error accel_try(const lg_layer *l, double ppc, size_t max_bytes, int w
     a->edges = lg__malloc(al, (total + 1) * sizeof *a->edges);
     /*
      * A record is one cache line only when aligned to one: malloc gives 16 bytes,
-     * which made every record straddle two lines, two misses per boundary query
-     * (at a million cells batch locate 82 -> ? ns per point once aligned).
+     * which made every record straddle two lines, two misses per boundary query.
+     * Aligned against misaligned in one process, same points: batch locate 80.8
+     * against 88.2 ns per point at a million cells, 50.2 against 55.0 at 100,000.
      */
     a->bp_mem = lg__malloc(al, (nbp + 2) * sizeof *a->bp);
     a->bp = a->bp_mem ? (lg_accel_bp *)(((uintptr_t)a->bp_mem + 63) & ~(uintptr_t)63) : NULL;
