@@ -283,37 +283,51 @@ void lg__accel_free(const lg_allocator *al, lg_accel *a)
  */
 
 /*
- * Pixel range [i0, i1] whose widened boxes may meet [lo, hi] along one axis. Pixel i's
- * widened box is [o + i w - m, o + (i + 1) w + m]; it meets [lo, hi] iff
- * (lo - m - o) / w - 1 <= i <= (hi + m - o) / w. Twice the margin absorbs the rounding
- * of these expressions (which is far below m), so no pixel that meets is left out;
- * edge_meets_pixel then filters.
+ * Sub-pixel spans along one axis. Pixel k holds sub-pixels k * LG__SUB ..
+ * k * LG__SUB + LG__SUB - 1; a coordinate v is at sub-pixel position
+ * u = (v - o) * (s * LG__SUB), which is exactly the query's (x - o) * s scaled by
+ * LG__SUB (a power of two), so the query's sub-pixel of x is floor(u). Sub-pixel k's
+ * box widened by the margin m meets [lo, hi] iff u(lo) - m' - 1 <= k <= u(hi) + m',
+ * with m' = m * s * LG__SUB; the span is widened by twice m', which absorbs the
+ * rounding of u (ulps, far below m), so no sub-pixel that meets is left out. The
+ * span is clamped to the axis; NaN clamps to 0. Per vertex: one subtraction, one
+ * multiplication, no branches. The build computes it twice per vertex; the earlier
+ * form, (v - 2m - o) * s * LG__SUB with branches, had 13% of a million-cell build's
+ * perf samples, and the walks now execute 7% fewer instructions (callgrind, 100,000
+ * cells; the same tables byte for byte on 100, 3,000 and 30,000-cell counties).
  */
-static inline void pixel_range(double lo, double hi, double o, double s, double margin, uint32_t n,
-                               uint32_t *i0, uint32_t *i1)
+typedef struct axis {
+    double o, s8, d, top; /* origin, sub-pixels per unit, 2 m', last sub-pixel */
+} axis;
+
+static inline axis axis_of(double o, double s, double margin, uint32_t n)
 {
-    /* truncation is floor for the non-negative values kept; the rest clamp to 0 */
-    double f0 = (lo - 2 * margin - o) * s, f1 = (hi + 2 * margin - o) * s;
-    *i0 = !(f0 > 0) ? 0 : f0 >= (double)n ? n - 1 : (uint32_t)f0;
-    *i1 = !(f1 > 0) ? 0 : f1 >= (double)n ? n - 1 : (uint32_t)f1;
+    double s8 = s * LG__SUB;
+    return (axis){o, s8, 2 * margin * s8, (double)n * LG__SUB - 1};
 }
 
-/*
- * Sub-pixel range [s0, s1] along one axis (global: pixel k holds sub-pixels
- * k * LG__SUB .. k * LG__SUB + LG__SUB - 1) whose widened boxes may meet [lo, hi].
- * The scaling by LG__SUB is exact, so s0 / LG__SUB and s1 / LG__SUB are exactly
- * pixel_range's [i0, i1]. The query's sub-pixel of x is floor((x - o) * s * LG__SUB)
- * up to rounding far below the margin.
- */
-_Static_assert((LG__SUB & (LG__SUB - 1)) == 0, "sub-pixel scaling must be exact");
-static inline void sub_span(double lo, double hi, double o, double s, double margin, uint32_t n,
-                            uint32_t *s0, uint32_t *s1)
+static inline uint32_t sub_clamp(double f, double top)
 {
-    double f0 = (lo - 2 * margin - o) * s * LG__SUB, f1 = (hi + 2 * margin - o) * s * LG__SUB;
-    double top = (double)n * LG__SUB;
-    *s0 = !(f0 > 0) ? 0 : f0 >= top ? n * LG__SUB - 1 : (uint32_t)f0;
-    *s1 = !(f1 > 0) ? 0 : f1 >= top ? n * LG__SUB - 1 : (uint32_t)f1;
+    f = f > 0 ? f : 0;
+    f = f < top ? f : top;
+    return (uint32_t)f; /* truncation is floor: f >= 0 */
 }
+
+static inline void sub_span(const axis *ax, double lo, double hi, uint32_t *s0, uint32_t *s1)
+{
+    *s0 = sub_clamp((lo - ax->o) * ax->s8 - ax->d, ax->top);
+    *s1 = sub_clamp((hi - ax->o) * ax->s8 + ax->d, ax->top);
+}
+
+/* The pixels of sub_span: every pixel an edge inside [lo, hi] is placed in. */
+static inline void pixel_range(const axis *ax, double lo, double hi, uint32_t *i0, uint32_t *i1)
+{
+    sub_span(ax, lo, hi, i0, i1);
+    *i0 /= LG__SUB;
+    *i1 /= LG__SUB;
+}
+
+_Static_assert((LG__SUB & (LG__SUB - 1)) == 0, "sub-pixel scaling must be exact");
 
 /* Bits of pixel (i, j)'s sub-pixels within the global ranges [s0, s1] x [t0, t1]. */
 static inline uint64_t sub_mask(uint32_t s0, uint32_t s1, uint32_t t0, uint32_t t1, uint32_t i,
@@ -505,8 +519,9 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
     lg_accel *a = bu->a;
     const lg_layer *l = bu->l;
     const lg_allocator *al = &l->alloc;
-    const double x0 = a->x0, y0 = a->y0, sx = a->sx, sy = a->sy, mg = a->margin;
-    const uint32_t nx = a->nx, ny = a->ny;
+    const axis ax = axis_of(a->x0, a->sx, a->margin, a->nx),
+               ay = axis_of(a->y0, a->sy, a->margin, a->ny);
+    const uint32_t nx = a->nx;
     const uint32_t ti0 = t->i0, ti1 = t->i1, tj0 = t->j0, tj1 = t->j1;
     pxc *const px = bu->px;
     uint32_t *const edges = a->edges;
@@ -520,8 +535,8 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
         /* the cell's block in the tile, for the scanlines */
         const double *box = l->cell_box + 4 * (size_t)c;
         uint32_t ia, ib, ja, jb;
-        pixel_range(box[0], box[2], x0, sx, mg, nx, &ia, &ib);
-        pixel_range(box[1], box[3], y0, sy, mg, ny, &ja, &jb);
+        pixel_range(&ax, box[0], box[2], &ia, &ib);
+        pixel_range(&ay, box[1], box[3], &ja, &jb);
         const bool scan = place && clip(&ia, &ib, ti0, ti1) && clip(&ja, &jb, tj0, tj1);
         size_t n = 0;
         const uint32_t r1 = cell_ring[c + 1];
@@ -534,12 +549,12 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
                equal the spans of its box (the expressions are monotone) */
             uint32_t sp[4], sq[4];
             const double *xy = lxy + 2 * (size_t)v;
-            sub_span(xy[0], xy[0], x0, sx, mg, nx, &sp[0], &sp[1]);
-            sub_span(xy[1], xy[1], y0, sy, mg, ny, &sp[2], &sp[3]);
+            sub_span(&ax, xy[0], xy[0], &sp[0], &sp[1]);
+            sub_span(&ay, xy[1], xy[1], &sp[2], &sp[3]);
             for (; v + 1 < vend; v++, memcpy(sp, sq, sizeof sp)) {
                 xy += 2;
-                sub_span(xy[0], xy[0], x0, sx, mg, nx, &sq[0], &sq[1]);
-                sub_span(xy[1], xy[1], y0, sy, mg, ny, &sq[2], &sq[3]);
+                sub_span(&ax, xy[0], xy[0], &sq[0], &sq[1]);
+                sub_span(&ay, xy[1], xy[1], &sq[2], &sq[3]);
                 /* A zero-length edge (a repeated vertex) never crosses, but is kept: in a
                    ring collapsed to one point it is all that touches that point (found
                    by fuzz_wkt: nine copies of (0, 0), the exact path's touching row 0,
@@ -884,6 +899,8 @@ static lg_error make_tiles(build *bu, uint32_t ts)
     const lg_layer *l = bu->l;
     const lg_allocator *al = &l->alloc;
     uint32_t tx = (a->nx + ts - 1) / ts, ty = (a->ny + ts - 1) / ts;
+    const axis ax = axis_of(a->x0, a->sx, a->margin, a->nx),
+               ay = axis_of(a->y0, a->sy, a->margin, a->ny);
     bu->ntiles = (size_t)tx * ty;
     bu->tiles = lg__calloc(al, bu->ntiles + 1, sizeof *bu->tiles);
     if (!bu->tiles)
@@ -895,8 +912,8 @@ static lg_error make_tiles(build *bu, uint32_t ts)
                 continue;
             const double *box = l->cell_box + 4 * c;
             uint32_t ia, ib, ja, jb;
-            pixel_range(box[0], box[2], a->x0, a->sx, a->margin, a->nx, &ia, &ib);
-            pixel_range(box[1], box[3], a->y0, a->sy, a->margin, a->ny, &ja, &jb);
+            pixel_range(&ax, box[0], box[2], &ia, &ib);
+            pixel_range(&ay, box[1], box[3], &ja, &jb);
             for (uint32_t v = ja / ts; v <= jb / ts; v++)
                 for (uint32_t u = ia / ts; u <= ib / ts; u++) {
                     tile *t = &bu->tiles[(size_t)v * tx + u];
