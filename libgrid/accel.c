@@ -329,6 +329,15 @@ static inline void pixel_range(const axis *ax, double lo, double hi, uint32_t *i
 
 _Static_assert((LG__SUB & (LG__SUB - 1)) == 0, "sub-pixel scaling must be exact");
 
+/* Bits of a pixel's sub-pixels [a0, a1] x [b0, b1] (0 <= a0 <= a1 < LG__SUB, same for b). */
+static inline uint64_t sub_bits(uint32_t a0, uint32_t a1, uint32_t b0, uint32_t b1)
+{
+    uint64_t row = ((2ull << a1) - 1) & ~((1ull << a0) - 1);
+    uint64_t col = (0x0101010101010101ull >> (LG__SUB * (LG__SUB - 1 - (b1 - b0))))
+                   << (LG__SUB * b0);
+    return row * col; /* row < 2^LG__SUB: no carries between rows */
+}
+
 /* Bits of pixel (i, j)'s sub-pixels within the global ranges [s0, s1] x [t0, t1]. */
 static inline uint64_t sub_mask(uint32_t s0, uint32_t s1, uint32_t t0, uint32_t t1, uint32_t i,
                                 uint32_t j)
@@ -336,10 +345,7 @@ static inline uint64_t sub_mask(uint32_t s0, uint32_t s1, uint32_t t0, uint32_t 
     uint32_t bx = i * LG__SUB, by = j * LG__SUB;
     uint32_t a0 = s0 > bx ? s0 - bx : 0, a1 = s1 - bx < LG__SUB - 1 ? s1 - bx : LG__SUB - 1;
     uint32_t b0 = t0 > by ? t0 - by : 0, b1 = t1 - by < LG__SUB - 1 ? t1 - by : LG__SUB - 1;
-    uint64_t row = ((2ull << a1) - 1) & ~((1ull << a0) - 1);
-    uint64_t col = (0x0101010101010101ull >> (LG__SUB * (LG__SUB - 1 - (b1 - b0))))
-                   << (LG__SUB * b0);
-    return row * col; /* row < 2^LG__SUB: no carries between rows */
+    return sub_bits(a0, a1, b0, b1);
 }
 
 /* First vertex of cell c (c == ncells: one past the last vertex). */
@@ -508,6 +514,40 @@ static lg_error scan_fill(worker *w, uint32_t c, uint32_t ia, uint32_t ib, uint3
 }
 
 /*
+ * One incidence of cell c's edge v in pixel x. Pass 1 counts it, and the pixel's group
+ * when c is new there; pass 2 places the edge, starts a group where a new cell
+ * begins (cells come in order; the first groups' rows are in the boundary record
+ * itself) and marks the sub-pixels m the edge's box meets.
+ */
+static inline __attribute__((always_inline)) void
+incidence(const bool place, pxc *x, uint32_t c, uint32_t v, uint64_t m, lg_accel_bp *bps,
+          lg_accel_grp *grp, uint32_t *edges, size_t *nedges, size_t *ngrp)
+{
+    if (!place) {
+        x->pos++;
+        ++*nedges;
+        if (x->b != c + 1) {
+            x->b = c + 1;
+            x->gpos++;
+            ++*ngrp;
+        }
+        return;
+    }
+    uint32_t k = x->pos++;
+    edges[k] = v;
+    lg_accel_bp *bp = &bps[x->b];
+    uint32_t g = x->gpos, h = g - bp->g0;
+    if (h == 0 || (h <= LG__BP_ROWS ? bp->row[h - 1] : grp[g - 1].row & ~GRP_OWNS) != c) {
+        grp[g].row = c;
+        grp[g].k0 = k;
+        if (h < LG__BP_ROWS)
+            bp->row[h] = c;
+        x->gpos = g + 1;
+    }
+    bp->sub[0] |= m;
+}
+
+/*
  * Pass 1 and step b: every (pixel, edge) incidence of tile t, cells in order; step b
  * also runs each cell's scanlines (scan_fill) right after placing its edges, from
  * the edges that cross centre lines, found on the way.
@@ -591,41 +631,30 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
                 }
                 uint32_t s0 = sp[0] < sq[0] ? sp[0] : sq[0], s1 = sp[1] > sq[1] ? sp[1] : sq[1];
                 uint32_t i0 = s0 / LG__SUB, i1 = s1 / LG__SUB;
+                if (i0 == i1 && j0 == j1) {
+                    /* one pixel (most edges: a quarter of a pixel long, on average):
+                       no ranges to clip, its sub-pixels without clamps; j0 is in the
+                       tile (tested above) */
+                    if (i0 < ti0 || i0 >= ti1)
+                        continue;
+                    uint64_t m = 0;
+                    if (place)
+                        m = sub_bits(s0 - i0 * LG__SUB, s1 - i0 * LG__SUB, t0 - j0 * LG__SUB,
+                                     t1 - j0 * LG__SUB);
+                    incidence(place, &px[(size_t)j0 * nx + i0], c, v, m, bps, grp, edges,
+                              &nedges, &ngrp);
+                    continue;
+                }
                 if (!clip(&i0, &i1, ti0, ti1))
                     continue;
                 clip(&j0, &j1, tj0, tj1);
                 /* every pixel of the range: the edge's box meets its widened box, but
                    for ones within 2 margins (an extra edge costs time, never answers) */
                 for (uint32_t j = j0; j <= j1; j++)
-                    for (uint32_t i = i0; i <= i1; i++) {
-                        size_t p = (size_t)j * nx + i;
-                        pxc *x = &px[p];
-                        if (!place) {
-                            x->pos++;
-                            nedges++;
-                            if (x->b != c + 1) {
-                                x->b = c + 1;
-                                x->gpos++;
-                                ngrp++;
-                            }
-                        } else {
-                            uint32_t k = x->pos++;
-                            edges[k] = v;
-                            lg_accel_bp *bp = &bps[x->b];
-                            /* cells come in order: a new cell here starts a new group
-                               (the first groups' rows are in bp itself) */
-                            uint32_t g = x->gpos, h = g - bp->g0;
-                            if (h == 0 || (h <= LG__BP_ROWS ? bp->row[h - 1]
-                                                            : grp[g - 1].row & ~GRP_OWNS) != c) {
-                                grp[g].row = c;
-                                grp[g].k0 = k;
-                                if (h < LG__BP_ROWS)
-                                    bp->row[h] = c;
-                                x->gpos = g + 1;
-                            }
-                            bp->sub[0] |= sub_mask(s0, s1, t0, t1, i, j);
-                        }
-                    }
+                    for (uint32_t i = i0; i <= i1; i++)
+                        incidence(place, &px[(size_t)j * nx + i], c, v,
+                                  place ? sub_mask(s0, s1, t0, t1, i, j) : 0, bps, grp, edges,
+                                  &nedges, &ngrp);
             }
         }
         if (n)
