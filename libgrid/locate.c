@@ -118,7 +118,14 @@ int64_t lg__locate_exact(const lg_layer *l, double x, double y)
  * instead of following one another. The answers are the same; only the memory
  * order differs.
  */
-#define LG_PF_DIST 8
+/*
+ * Points between the stages. 32 against 8, the two in one process on the same points
+ * (a million cells, 2,000,000 points, medians of 9): 77.7 against 88.0 ns per point,
+ * 75.6 against 85.5 and 62.3 against 74.9 in three runs; 100,000 cells 58.9 against
+ * 63.1; 10,000 cells the same. More misses in flight: the tables' latency here is
+ * some hundred nanoseconds.
+ */
+#define LG_PF_DIST 32
 #define LG_PF_RING (4 * LG_PF_DIST)
 #define LG_EQ 4 /* points per edge-queue stage */
 #define LG_PF_MIN_BYTES ((size_t)1 << 20)
