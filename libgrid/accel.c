@@ -641,8 +641,8 @@ static inline __attribute__((always_inline)) void tile_walk(worker *w, tile *t, 
                     if (place)
                         m = sub_bits(s0 - i0 * LG__SUB, s1 - i0 * LG__SUB, t0 - j0 * LG__SUB,
                                      t1 - j0 * LG__SUB);
-                    incidence(place, &px[(size_t)j0 * nx + i0], c, v, m, bps, grp, edges,
-                              &nedges, &ngrp);
+                    incidence(place, &px[(size_t)j0 * nx + i0], c, v, m, bps, grp, edges, &nedges,
+                              &ngrp);
                     continue;
                 }
                 if (!clip(&i0, &i1, ti0, ti1))
