@@ -257,6 +257,11 @@ static PJ *crs_parse(lg_context *ctx, PJ_CONTEXT *pc, const char *crs)
     return p;
 }
 
+PJ *lg__crs_parse(lg_context *ctx, PJ_CONTEXT *pc, const char *crs)
+{
+    return crs_parse(ctx, pc, crs);
+}
+
 /* EPSG code of p, from its own id or from proj_identify with confidence >= 90; 0 if none. */
 static long epsg_code(PJ_CONTEXT *pc, PJ *p)
 {

@@ -337,6 +337,12 @@ void lg__accel_free(const lg_allocator *alloc, lg_accel *a);
  */
 lg_error lg__transform_cached(lg_context *ctx, const char *src, const char *dst,
                               lg_transform **out);
+/*
+ * Parse crs with PROJ in pc and check that it is a CRS (the one parser every module
+ * uses, so each accepts the same spellings). NULL on failure, the reason on ctx.
+ * Pseudo-CRSs (GCJ-02, BD-09) are not PROJ's: callers test them first.
+ */
+PJ *lg__crs_parse(lg_context *ctx, PJ_CONTEXT *pc, const char *crs);
 /* True if the two CRS strings denote the same CRS (string equality or PROJ). */
 bool lg__crs_same(lg_context *ctx, const char *a, const char *b);
 
