@@ -410,5 +410,6 @@ LG_API lg_error lg_layer_write_geojson(lg_context *ctx, const lg_layer *layer, c
 #include "libgrid/snapshot.h"
 #include "libgrid/derive.h"
 #include "libgrid/validate.h"
+#include "libgrid/metric.h"
 
 #endif /* LIBGRID_H */

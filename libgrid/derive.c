@@ -30,31 +30,6 @@ static lg_error copy_geometry(lg_builder *b, const lg_layer *src, size_t row)
     return LG_OK;
 }
 
-/* Copy the value of source field f at row into builder field bf. */
-static lg_error copy_value(lg_builder *b, const lg_layer *src, size_t f, size_t bf, size_t row)
-{
-    if (lg_layer_is_null(src, f, row))
-        return LG_OK;
-    switch (lg_layer_field_type(src, f)) {
-    case LG_FIELD_INT: {
-        int64_t v = 0;
-        lg_layer_get_int(src, f, row, &v);
-        return lgb_set_int(b, bf, v);
-    }
-    case LG_FIELD_REAL: {
-        double v = 0;
-        lg_layer_get_real(src, f, row, &v);
-        return lgb_set_real(b, bf, v);
-    }
-    case LG_FIELD_TEXT: {
-        const char *s = "";
-        lg_layer_get_text(src, f, row, &s);
-        return lgb_set_text(b, bf, s, strlen(s));
-    }
-    }
-    return LG_OK;
-}
-
 static lg_error check_spec(lg_context *ctx, const lg_layer *src, const lg_column_spec *cols,
                            size_t i)
 {
@@ -122,7 +97,7 @@ lg_error lg_layer_derive(lg_context *ctx, const lg_layer *src, const lg_column_s
         if ((e = lgb_begin_cell(b)) || (e = copy_geometry(b, src, row)))
             goto fail;
         for (size_t f = 0; f < nf; f++)
-            if ((e = copy_value(b, src, f, f, row)))
+            if ((e = lg__copy_value(b, src, f, f, row)))
                 goto fail;
         for (size_t i = 0; i < ncols; i++) {
             const lg_column_spec *c = &cols[i];

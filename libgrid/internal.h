@@ -191,6 +191,12 @@ struct lg_layer {
     size_t map_len;
     bool map_heap;   /* the "mapping" is a heap copy (snapshot read from memory) */
     lg_accel *accel; /* raster accelerator for locate; NULL: R-tree path only */
+
+    /* the metric frame (metric.c), computed on first need under rtree_mu */
+    struct lg__metric *_Atomic metric;
+    /* a metric twin (metric.c) borrows its rings, attributes, ids and problems from
+     * twin_of and owns only xy, boxes, R-tree, accelerator and metric; NULL otherwise */
+    const lg_layer *twin_of;
 };
 
 /*
@@ -228,6 +234,11 @@ lg_error lgb_fail(lg_builder *b, lg_error err, const char *fmt, ...) LG_PRINTF(3
  */
 lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_layer **out);
 lg_context *lgb_context(lg_builder *b);
+
+/* Boxes, bounds, R-tree and accelerator of a layer whose geometry is in place. */
+lg_error lg__layer_index(lg_context *ctx, lg_layer *l, const char *source);
+/* Copy the value of field f of src at row into builder field bf (nulls stay null). */
+lg_error lg__copy_value(lg_builder *b, const lg_layer *src, size_t f, size_t bf, size_t row);
 
 /* Rebuild the accelerator under max_bytes when it is larger (0: leave it). */
 lg_error lg__layer_limit_accel(lg_context *ctx, lg_layer *layer, size_t max_bytes);
@@ -345,6 +356,61 @@ lg_error lg__transform_cached(lg_context *ctx, const char *src, const char *dst,
 PJ *lg__crs_parse(lg_context *ctx, PJ_CONTEXT *pc, const char *crs);
 /* True if the two CRS strings denote the same CRS (string equality or PROJ). */
 bool lg__crs_same(lg_context *ctx, const char *a, const char *b);
+
+/* ------------------------------------------------------------------ metric */
+
+/*
+ * The metric frame of a layer (metric.c; public view: lg_metric_info). Frame
+ * coordinates times scale are metres: the layer's own coordinates (scale = its unit)
+ * or those of a local transverse Mercator (frame_crs, scale 1).
+ */
+typedef struct lg__metric {
+    lg_units_kind kind;
+    double unit_m; /* metres per layer unit; NaN for geographic and unknown */
+    char unit_name[64];
+    bool local;       /* frame_crs is a local projection, not the layer's CRS */
+    char *layer_crs;  /* the layer's CRS (NULL: none) */
+    char *frame_crs;  /* CRS of the frame coordinates (the layer's unless local) */
+    double scale;     /* frame coordinates * scale = metres */
+    double kmin, kmax; /* range of the frame's scale over the layer's extent */
+    double scale_error;
+    double ell_a, ell_f; /* ellipsoid (NaN without one) */
+    double box_deg[4];   /* geographic bounds of the layer (NaN without ellipsoid) */
+    bool usable;
+    char reason[400];
+    lg_layer *_Atomic twin; /* the layer in frame metres, built on first need */
+} lg__metric;
+
+/* The layer's frame, computed on first need (ctx may be NULL: a private context). */
+lg_error lg__metric_get(lg_context *ctx, const lg_layer *l, const lg__metric **out);
+/* The frame, or LG_ERR_CRS naming what (the caller) when metric calls cannot use it. */
+lg_error lg__metric_require(lg_context *ctx, const lg_layer *l, const char *what,
+                            const lg__metric **out);
+/*
+ * The layer with coordinates in frame metres (the layer itself when they already are),
+ * same rows, attributes and ids; valid while l lives. m (may be NULL) gets the frame.
+ * LG_ERR_CRS as lg__metric_require.
+ */
+lg_error lg__metric_layer(lg_context *ctx, const lg_layer *l, const char *what,
+                          const lg_layer **out, const lg__metric **m);
+/* Another layer (in any CRS PROJ can take to the frame) in frame m: owned by the caller. */
+lg_error lg__metric_twin_of(lg_context *ctx, const lg__metric *m, const lg_layer *other,
+                            const char *what, lg_layer **out);
+/* n points in the frame layer's CRS to frame metres (ox may be x). NaN stays NaN. */
+lg_error lg__metric_fwd(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
+                        size_t n, double *ox, double *oy);
+/* n points in CRS crs (NULL: the layer's) to frame metres. */
+lg_error lg__metric_fwd_from(lg_context *ctx, const lg__metric *m, const char *crs,
+                             const double *x, const double *y, size_t n, double *ox, double *oy);
+/* Back from frame metres to the layer's CRS. */
+lg_error lg__metric_inv(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
+                        size_t n, double *ox, double *oy);
+/* A layer built in frame metres (e.g. uncovered area) back in the frame layer's CRS. */
+lg_error lg__metric_layer_inv(lg_context *ctx, const lg__metric *m, lg_layer *l);
+void lg__metric_free(const lg_allocator *a, lg__metric *m);
+/* What a CRS's coordinates are (no extent: no frame); NaN where not applicable. */
+lg_error lg__crs_units(lg_context *ctx, const char *crs, lg_units_kind *kind, double *unit_m,
+                       double *ell_a, double *ell_f);
 
 /* ----------------------------------------------------------------- loaders */
 

@@ -564,6 +564,30 @@ lg_error lgb_end_cell(lg_builder *b)
     return LG_OK;
 }
 
+lg_error lg__copy_value(lg_builder *b, const lg_layer *src, size_t f, size_t bf, size_t row)
+{
+    if (lg_layer_is_null(src, f, row))
+        return LG_OK;
+    switch (lg_layer_field_type(src, f)) {
+    case LG_FIELD_INT: {
+        int64_t v = 0;
+        lg_layer_get_int(src, f, row, &v);
+        return lgb_set_int(b, bf, v);
+    }
+    case LG_FIELD_REAL: {
+        double v = 0;
+        lg_layer_get_real(src, f, row, &v);
+        return lgb_set_real(b, bf, v);
+    }
+    case LG_FIELD_TEXT: {
+        const char *s = "";
+        lg_layer_get_text(src, f, row, &s);
+        return lgb_set_text(b, bf, s, strlen(s));
+    }
+    }
+    return LG_OK;
+}
+
 /* ---------------------------------------------------------------- finish */
 
 static uint64_t hash_text(const char *s)
@@ -650,6 +674,77 @@ static lg_error build_ids(lg_builder *b, lg_layer *l, const char *id_field)
     return LG_OK;
 }
 
+/*
+ * Boxes, bounds, R-tree and accelerator of a layer whose geometry is in place (the
+ * builder's last step; metric twins take the same one). Messages name source.
+ */
+lg_error lg__layer_index(lg_context *ctx, lg_layer *l, const char *source)
+{
+    lg_error e = LG_OK;
+    if (e == LG_OK && !(l->cell_box = lg__malloc(&l->alloc, 4 * (l->ncells + 1) * sizeof(double))))
+        e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; e == LG_OK && c < l->ncells; c++) {
+        double *box = l->cell_box + 4 * c;
+        box[0] = box[1] = INFINITY;
+        box[2] = box[3] = -INFINITY;
+        size_t v0 = l->ring_off[l->cell_ring[c]], v1 = l->ring_off[l->cell_ring[c + 1]];
+        for (size_t v = v0; v < v1; v++) {
+            double x = l->xy[2 * v], y = l->xy[2 * v + 1];
+            if (x < box[0])
+                box[0] = x;
+            if (y < box[1])
+                box[1] = y;
+            if (x > box[2])
+                box[2] = x;
+            if (y > box[3])
+                box[3] = y;
+        }
+        if (v0 == v1) {
+            box[0] = box[1] = box[2] = box[3] = NAN;
+            continue;
+        }
+        if (!l->has_bounds) {
+            memcpy(l->bounds, box, sizeof l->bounds);
+            l->has_bounds = true;
+        } else {
+            if (box[0] < l->bounds[0])
+                l->bounds[0] = box[0];
+            if (box[1] < l->bounds[1])
+                l->bounds[1] = box[1];
+            if (box[2] > l->bounds[2])
+                l->bounds[2] = box[2];
+            if (box[3] > l->bounds[3])
+                l->bounds[3] = box[3];
+        }
+    }
+    if (e == LG_OK) {
+        /* R-tree over non-empty cells */
+        size_t n = 0;
+        int64_t *ids = lg__malloc(&l->alloc, (l->ncells + 1) * sizeof *ids);
+        double *boxes = lg__malloc(&l->alloc, 4 * (l->ncells + 1) * sizeof *boxes);
+        if (!ids || !boxes)
+            e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
+        for (size_t c = 0; e == LG_OK && c < l->ncells; c++) {
+            if (isnan(l->cell_box[4 * c]))
+                continue;
+            memcpy(boxes + 4 * n, l->cell_box + 4 * c, 4 * sizeof(double));
+            ids[n++] = (int64_t)c;
+        }
+        lg_rtree *tree = NULL;
+        if (e == LG_OK && (e = lg_rtree_new(&l->alloc, &tree)) != LG_OK)
+            lg__fail(ctx, e, "out of memory");
+        if (e == LG_OK && (e = lg_rtree_bulk_load(tree, boxes, ids, n)) != LG_OK)
+            lg__fail(ctx, e, "%s: building the R-tree failed: %s", source, lg_strerror(e));
+        atomic_store_explicit(&l->rtree, tree, memory_order_relaxed);
+        lg__free(&l->alloc, ids);
+        lg__free(&l->alloc, boxes);
+    }
+    if (e == LG_OK && (e = lg__accel_build(l, LG__ACCEL_PPC, 0, &l->accel)) != LG_OK)
+        lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", source,
+                 lg_strerror(e));
+    return e;
+}
+
 lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_layer **out)
 {
     lg_context *ctx = b->ctx;
@@ -695,69 +790,10 @@ lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_lay
     if (crs && !(l->crs = lg__strdup(&l->alloc, norm ? norm : crs)))
         e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
 
-    if (e == LG_OK && !(l->cell_box = lg__malloc(&l->alloc, 4 * (l->ncells + 1) * sizeof(double))))
-        e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
-    for (size_t c = 0; e == LG_OK && c < l->ncells; c++) {
-        double *box = l->cell_box + 4 * c;
-        box[0] = box[1] = INFINITY;
-        box[2] = box[3] = -INFINITY;
-        size_t v0 = l->ring_off[l->cell_ring[c]], v1 = l->ring_off[l->cell_ring[c + 1]];
-        for (size_t v = v0; v < v1; v++) {
-            double x = l->xy[2 * v], y = l->xy[2 * v + 1];
-            if (x < box[0])
-                box[0] = x;
-            if (y < box[1])
-                box[1] = y;
-            if (x > box[2])
-                box[2] = x;
-            if (y > box[3])
-                box[3] = y;
-        }
-        if (v0 == v1) {
-            box[0] = box[1] = box[2] = box[3] = NAN;
-            continue;
-        }
-        if (!l->has_bounds) {
-            memcpy(l->bounds, box, sizeof l->bounds);
-            l->has_bounds = true;
-        } else {
-            if (box[0] < l->bounds[0])
-                l->bounds[0] = box[0];
-            if (box[1] < l->bounds[1])
-                l->bounds[1] = box[1];
-            if (box[2] > l->bounds[2])
-                l->bounds[2] = box[2];
-            if (box[3] > l->bounds[3])
-                l->bounds[3] = box[3];
-        }
-    }
     if (e == LG_OK && id_field)
         e = build_ids(b, l, id_field);
-    if (e == LG_OK) {
-        /* R-tree over non-empty cells */
-        size_t n = 0;
-        int64_t *ids = lg__malloc(&l->alloc, (l->ncells + 1) * sizeof *ids);
-        double *boxes = lg__malloc(&l->alloc, 4 * (l->ncells + 1) * sizeof *boxes);
-        if (!ids || !boxes)
-            e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
-        for (size_t c = 0; e == LG_OK && c < l->ncells; c++) {
-            if (isnan(l->cell_box[4 * c]))
-                continue;
-            memcpy(boxes + 4 * n, l->cell_box + 4 * c, 4 * sizeof(double));
-            ids[n++] = (int64_t)c;
-        }
-        lg_rtree *tree = NULL;
-        if (e == LG_OK && (e = lg_rtree_new(&l->alloc, &tree)) != LG_OK)
-            lg__fail(ctx, e, "out of memory");
-        if (e == LG_OK && (e = lg_rtree_bulk_load(tree, boxes, ids, n)) != LG_OK)
-            lg__fail(ctx, e, "%s: building the R-tree failed: %s", b->source, lg_strerror(e));
-        atomic_store_explicit(&l->rtree, tree, memory_order_relaxed);
-        lg__free(&l->alloc, ids);
-        lg__free(&l->alloc, boxes);
-    }
-    if (e == LG_OK && (e = lg__accel_build(l, LG__ACCEL_PPC, 0, &l->accel)) != LG_OK)
-        lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", b->source,
-                 lg_strerror(e));
+    if (e == LG_OK)
+        e = lg__layer_index(ctx, l, b->source);
     /* problems move last: build_ids may add some */
     l->problems = b->problems;
     l->nproblems = b->nproblems;
@@ -783,6 +819,16 @@ void lg_layer_free(lg_layer *l)
     lg_allocator a = l->alloc;
     lg_rtree_free(atomic_load_explicit(&l->rtree, memory_order_relaxed));
     pthread_mutex_destroy(&l->rtree_mu);
+    lg__metric_free(&a, atomic_load_explicit(&l->metric, memory_order_relaxed));
+    if (l->twin_of) {
+        /* a metric twin: the rest is borrowed from the layer it twins */
+        lg__free(&a, l->xy);
+        lg__free(&a, l->cell_box);
+        lg__free(&a, l->crs);
+        lg__accel_free(&a, l->accel);
+        lg__free(&a, l);
+        return;
+    }
     if (l->map_base) {
         /* the arrays live in the snapshot; only the small heap parts are ours */
         lg__free(&a, l->cols);

@@ -707,6 +707,10 @@ lg_error lg_layer_adjacency(lg_context *ctx, const lg_layer *layer, const lg_adj
         o.gap_m = ADJ_DEFAULT_GAP_M;
     if (o.min_shared_m == 0)
         o.min_shared_m = ADJ_DEFAULT_MIN_SHARED_M;
+    /* lengths, gap and minimum are metres: work on the layer in its metric frame */
+    lg_error me = lg__metric_layer(ctx, layer, "lg_layer_adjacency", &layer, NULL);
+    if (me)
+        return me;
     adj_work w = {
         .ctx = ctx, .al = &ctx->alloc, .l = layer, .gap = o.gap_m, .min_shared = o.min_shared_m};
     w.matched = lg__calloc(w.al, layer->nverts ? layer->nverts : 1, 1);
