@@ -393,9 +393,12 @@ lg_error lg__metric_require(lg_context *ctx, const lg_layer *l, const char *what
  */
 lg_error lg__metric_layer(lg_context *ctx, const lg_layer *l, const char *what,
                           const lg_layer **out, const lg__metric **m);
-/* Another layer (in any CRS PROJ can take to the frame) in frame m: owned by the caller. */
-lg_error lg__metric_twin_of(lg_context *ctx, const lg__metric *m, const lg_layer *other,
-                            const char *what, lg_layer **out);
+/*
+ * Another layer (in any CRS PROJ can take to the frame) in frame m: *use is other itself
+ * when it already is in the frame's metres, else a twin the caller frees (*owned).
+ */
+lg_error lg__metric_other(lg_context *ctx, const lg__metric *m, const lg_layer *other,
+                          const char *what, const lg_layer **use, lg_layer **owned);
 /* n points in the frame layer's CRS to frame metres (ox may be x). NaN stays NaN. */
 lg_error lg__metric_fwd(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
                         size_t n, double *ox, double *oy);

@@ -675,10 +675,11 @@ lg_error lg__metric_layer(lg_context *ctx, const lg_layer *l, const char *what,
     return LG_OK;
 }
 
-lg_error lg__metric_twin_of(lg_context *ctx, const lg__metric *m, const lg_layer *other,
-                            const char *what, lg_layer **out)
+lg_error lg__metric_other(lg_context *ctx, const lg__metric *m, const lg_layer *other,
+                          const char *what, const lg_layer **use, lg_layer **owned)
 {
-    *out = NULL;
+    *use = NULL;
+    *owned = NULL;
     if (!m->usable)
         return lg__fail(ctx, LG_ERR_CRS, "%s: distances in metres are not available: %s", what,
                         m->reason);
@@ -686,7 +687,13 @@ lg_error lg__metric_twin_of(lg_context *ctx, const lg__metric *m, const lg_layer
         return lg__fail(ctx, LG_ERR_CRS,
                         "%s: a layer without CRS cannot be compared with one in '%.80s'", what,
                         m->layer_crs);
-    return twin_build(ctx, m, other, what, out);
+    if (!m->local && m->scale == 1.0 && lg__crs_same(ctx, other->crs, m->layer_crs)) {
+        *use = other; /* already in the frame's metres */
+        return LG_OK;
+    }
+    lg_error e = twin_build(ctx, m, other, what, owned);
+    *use = *owned;
+    return e;
 }
 
 lg_error lg__metric_layer_inv(lg_context *ctx, const lg__metric *m, lg_layer *l)

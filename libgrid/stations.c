@@ -1014,12 +1014,27 @@ static lg_error border_lengths(lg_context *ctx, const char *fn, const lg_station
     const lg_allocator *a = &ctx->alloc;
     double gap = c->o.border_gap_m;
     chunks cr = {0}, cn = {0};
-    lg_error err = LG_OK;
+    /* gap and lengths are metres: the jurisdictions, region and neighbouring counties in
+     * the jurisdictions' metric frame */
+    const lg__metric *m = NULL;
+    const lg_layer *jur = NULL, *region = NULL, *neigh = NULL;
+    lg_layer *region_own = NULL, *neigh_own = NULL;
+    lg_error err = lg__metric_layer(ctx, st->jur, fn, &jur, &m);
+    if (!err && c->o.region)
+        err = lg__metric_other(ctx, m, c->o.region, fn, &region, &region_own);
+    if (!err && c->o.neighbours)
+        err = lg__metric_other(ctx, m, c->o.neighbours, fn, &neigh, &neigh_own);
+    if (err) {
+        lg_layer_free(region_own);
+        return err;
+    }
     bool coverage = false;
-    GEOSGeometry *r = layer_union(ctx, h, c->o.region ? c->o.region : st->jur, &coverage);
-    if (!r)
-        return lg_context_error(ctx);
-    if (!c->o.region) {
+    GEOSGeometry *r = layer_union(ctx, h, region ? region : jur, &coverage);
+    if (!r) {
+        err = lg_context_error(ctx);
+        goto done;
+    }
+    if (!region) {
         /* slivers between jurisdictions are not outline: close them (+gap, -gap) unless
          * the union is one polygon without holes made from exactly matching edges */
         bool simple = coverage && GEOSGeomTypeId_r(h, r) == GEOS_POLYGON &&
@@ -1042,8 +1057,8 @@ static lg_error border_lengths(lg_context *ctx, const char *fn, const lg_station
             lg__fail(ctx, LG_ERR_INTERNAL, "%s: the region outline failed: %s", fn, ctx->geos_msg);
         goto done;
     }
-    if (c->o.neighbours) {
-        GEOSGeometry *nu = layer_union(ctx, h, c->o.neighbours, NULL);
+    if (neigh) {
+        GEOSGeometry *nu = layer_union(ctx, h, neigh, NULL);
         if (!nu) {
             err = lg_context_error(ctx);
             goto done;
@@ -1059,9 +1074,9 @@ static lg_error border_lengths(lg_context *ctx, const char *fn, const lg_station
     for (size_t s = 0; s < st->n; s++) {
         len[s] = 0;
         double box[4];
-        if (!lg_layer_cell_bounds(st->jur, s, box))
+        if (!lg_layer_cell_bounds(jur, s, box))
             continue;
-        GEOSGeometry *j = lg__cell_to_geos(h, st->jur, s);
+        GEOSGeometry *j = lg__cell_to_geos(h, jur, s);
         GEOSGeometry *jb = j ? GEOSBoundary_r(h, j) : NULL;
         if (j)
             GEOSGeom_destroy_r(h, j);
@@ -1081,6 +1096,8 @@ static lg_error border_lengths(lg_context *ctx, const char *fn, const lg_station
 done:
     chunks_free(h, a, &cr);
     chunks_free(h, a, &cn);
+    lg_layer_free(region_own);
+    lg_layer_free(neigh_own);
     return err;
 }
 
