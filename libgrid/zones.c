@@ -8,6 +8,8 @@
  */
 #include "internal.h"
 
+#include <geodesic.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,10 +233,55 @@ void lg__cell_geom(const lg_layer *l, size_t row, double *cx, double *cy, double
         *perim = per;
 }
 
+/* Geodesic area of a cell's rings (shells add, holes subtract), m^2. */
+static double geodesic_area(const struct geod_geodesic *g, const lg_layer *l, size_t row,
+                            double *buf, size_t cap)
+{
+    double total = 0;
+    for (uint32_t r = l->cell_ring[row]; r < l->cell_ring[row + 1]; r++) {
+        const double *v = l->xy + 2 * (size_t)l->ring_off[r];
+        size_t nv = l->ring_off[r + 1] - l->ring_off[r] - 1; /* closed: last == first */
+        if (nv > cap)
+            return NAN;
+        double *lon = buf, *lat = buf + cap;
+        for (size_t i = 0; i < nv; i++) {
+            lon[i] = v[2 * i];
+            lat[i] = v[2 * i + 1];
+        }
+        double a = 0;
+        geod_polygonarea(g, lat, lon, (int)nv, &a, NULL);
+        total += l->ring_hole[r] ? -fabs(a) : fabs(a);
+    }
+    return total;
+}
+
 lg_error lg_layer_centroids(const lg_layer *layer, double *x, double *y, double *area)
 {
     if (!layer)
         return LG_ERR_ARG;
+    /* areas are m^2 through the layer's metric frame: the unit squared for projected and
+     * local CRSs, geodesic (PROJ's geod_polygonarea, exact on the ellipsoid) for lon/lat,
+     * NaN when the units are unknown */
+    const lg__metric *m = NULL;
+    double a2 = NAN;
+    bool geo = false;
+    struct geod_geodesic g;
+    double *buf = NULL;
+    size_t cap = 0;
+    if (area && lg__metric_get(NULL, layer, &m) == LG_OK) {
+        if (m->kind == LG_UNITS_GEOGRAPHIC && m->ell_a > 0) {
+            geo = true;
+            geod_init(&g, m->ell_a, m->ell_f);
+            for (uint32_t r = 0; r < layer->nrings; r++) {
+                size_t nv = layer->ring_off[r + 1] - layer->ring_off[r];
+                cap = nv > cap ? nv : cap;
+            }
+            if (!(buf = lg__malloc(&layer->alloc, 2 * (cap + 1) * sizeof *buf)))
+                return LG_ERR_NOMEM;
+        } else if (m->kind == LG_UNITS_PROJECTED || m->kind == LG_UNITS_LOCAL) {
+            a2 = m->unit_m * m->unit_m;
+        }
+    }
     for (size_t i = 0; i < layer->ncells; i++) {
         double cx, cy, a, p;
         lg__cell_geom(layer, i, &cx, &cy, &a, &p);
@@ -243,8 +290,9 @@ lg_error lg_layer_centroids(const lg_layer *layer, double *x, double *y, double 
         if (y)
             y[i] = cy;
         if (area)
-            area[i] = a;
+            area[i] = !isfinite(a) ? a : geo ? geodesic_area(&g, layer, i, buf, cap) : a * a2;
     }
+    lg__free(&layer->alloc, buf);
     return LG_OK;
 }
 
@@ -1492,6 +1540,81 @@ done:
     return e;
 }
 
+/* ------------------------------------------------------------ metric frame */
+
+/*
+ * Zones measure compactness by distances and areas: the planner works on the layer in
+ * its metric frame, with the demand points and candidate sites taken there, and gives
+ * the sites back in the layer's CRS. Compactness and balance are ratios, so a layer
+ * whose units are unknown (no CRS) is planned in its own coordinates.
+ */
+typedef struct zframe {
+    const lg_layer *layer; /* the layer to plan on (a metric twin or the layer) */
+    const lg__metric *m;   /* NULL: the layer's own coordinates */
+    lg_zone_options o;     /* with points and sites in the frame */
+    double *buf;
+} zframe;
+
+static lg_error zf_begin(lg_context *ctx, const char *fn, const lg_layer *layer,
+                         const lg_zone_options *opt, zframe *f)
+{
+    memset(f, 0, sizeof *f);
+    f->layer = layer;
+    if (opt)
+        f->o = *opt;
+    const lg__metric *m = NULL;
+    if (!layer || !ctx || lg__metric_get(ctx, layer, &m) != LG_OK || !m->usable ||
+        (!m->local && m->scale == 1.0)) {
+        lg__clear(ctx);
+        return LG_OK;
+    }
+    lg_error e = lg__metric_layer(ctx, layer, fn, &f->layer, &f->m);
+    if (e)
+        return e;
+    size_t n = lg_layer_count(layer), ns = f->o.n_sites;
+    size_t need = (f->o.x && f->o.y ? 2 * n : 0) + (f->o.site_x && f->o.site_y ? 2 * ns : 0);
+    if (!need)
+        return LG_OK;
+    if (!(f->buf = lg__malloc(&ctx->alloc, need * sizeof *f->buf)))
+        return lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", fn);
+    double *b = f->buf;
+    if (f->o.x && f->o.y) {
+        if ((e = lg__metric_fwd(ctx, f->m, opt->x, opt->y, n, b, b + n)))
+            return e;
+        f->o.x = b;
+        f->o.y = b + n;
+        b += 2 * n;
+    }
+    if (f->o.site_x && f->o.site_y) {
+        if ((e = lg__metric_fwd(ctx, f->m, opt->site_x, opt->site_y, ns, b, b + ns)))
+            return e;
+        f->o.site_x = b;
+        f->o.site_y = b + ns;
+    }
+    return LG_OK;
+}
+
+/* Sites back in the layer's CRS: candidates exactly as given, medians transformed. */
+static lg_error zf_end(lg_context *ctx, zframe *f, const lg_zone_options *opt, lg_zone_plan *p)
+{
+    if (!f->m || !p)
+        return LG_OK;
+    size_t nz = p->nz;
+    lg_error e = lg__metric_inv(ctx, f->m, p->site_x, p->site_y, nz, p->site_x, p->site_y);
+    for (size_t z = 0; e == LG_OK && z < nz; z++)
+        if (p->site_cand[z] >= 0 && opt && opt->site_x && opt->site_y) {
+            p->site_x[z] = opt->site_x[p->site_cand[z]];
+            p->site_y[z] = opt->site_y[p->site_cand[z]];
+        }
+    return e;
+}
+
+static void zf_free(lg_context *ctx, zframe *f)
+{
+    if (ctx)
+        lg__free(&ctx->alloc, f->buf);
+}
+
 lg_error lg_zones_validate(lg_context *ctx, const lg_graph *g, const lg_layer *layer,
                            const int64_t *zone, size_t n, const lg_zone_options *opt,
                            lg_zone_plan **out)
@@ -1503,6 +1626,15 @@ lg_error lg_zones_validate(lg_context *ctx, const lg_graph *g, const lg_layer *l
     *out = NULL;
     if (!zone && n)
         return lg__fail(ctx, LG_ERR_ARG, "%s: no zone array", fn);
+    zframe f;
+    lg_error fe = zf_begin(ctx, fn, layer, opt, &f);
+    if (fe) {
+        zf_free(ctx, &f);
+        return fe;
+    }
+    const lg_zone_options *uopt = opt;
+    layer = f.layer;
+    opt = &f.o;
     zw w;
     lg_error e = zw_init(&w, ctx, fn, g, layer, opt);
     if (e == LG_OK && n != w.n)
@@ -1516,6 +1648,9 @@ lg_error lg_zones_validate(lg_context *ctx, const lg_graph *g, const lg_layer *l
         if ((e = finish(&w, layer, opt, p)) != LG_OK && e == LG_ERR_NOMEM)
             lg__fail(ctx, e, "%s: out of memory for sites", fn);
     }
+    if (e == LG_OK)
+        e = zf_end(ctx, &f, uopt, p);
+    zf_free(ctx, &f);
     zw_free(&w);
     if (e != LG_OK) {
         lg_zone_plan_free(p);
@@ -1731,6 +1866,15 @@ lg_error lg_zones_plan(lg_context *ctx, const lg_graph *g, const lg_layer *layer
     if (!out)
         return lg__fail(ctx, LG_ERR_ARG, "%s: no output", fn);
     *out = NULL;
+    zframe f;
+    lg_error fe = zf_begin(ctx, fn, layer, opt, &f);
+    if (fe) {
+        zf_free(ctx, &f);
+        return fe;
+    }
+    const lg_zone_options *uopt = opt;
+    layer = f.layer;
+    opt = &f.o;
     zw w;
     lg_error e = zw_init(&w, ctx, fn, g, layer, opt);
     lg_zone_plan *p = NULL;
@@ -1744,6 +1888,9 @@ lg_error lg_zones_plan(lg_context *ctx, const lg_graph *g, const lg_layer *layer
             lg__fail(ctx, e, "%s: out of memory for sites", fn);
         p->feasible = feasible; /* NO_SITE problems are warnings */
     }
+    if (e == LG_OK)
+        e = zf_end(ctx, &f, uopt, p);
+    zf_free(ctx, &f);
     zw_free(&w);
     if (e != LG_OK) {
         lg_zone_plan_free(p);

@@ -13,10 +13,13 @@ extern "C" {
 /* Note: lg_graph is declared in libgrid/plan.h (included by libgrid.h before this). */
 
 /**
- * Demand points of the cells of a layer: the area-weighted centroid of all rings
- * (shells count positive, holes negative, whatever their orientation), and the
- * area (m^2 in a projected CRS). x, y, area have room for lg_layer_count(layer)
- * values; any may be NULL. Empty cells give NaN.
+ * Demand points of the cells of a layer: the area-weighted centroid of all rings in
+ * the layer's coordinates (shells count positive, holes negative, whatever their
+ * orientation), and the area in m^2 through the layer's metric frame (libgrid/metric.h):
+ * the CRS unit squared for a projected or local CRS, geodesic on the ellipsoid for
+ * lon/lat (PROJ's geod_polygonarea), NaN when the units are unknown (no CRS). x, y,
+ * area have room for lg_layer_count(layer) values; any may be NULL. Empty cells give
+ * NaN.
  */
 LG_API lg_error lg_layer_centroids(const lg_layer *layer, double *x, double *y, double *area);
 
