@@ -198,6 +198,10 @@ typedef struct lg_load_options {
     unsigned flags;         /**< LG_LOAD_* */
     size_t accel_max_bytes; /**< cap on the locate accelerator's memory (0: no cap); a
                                  smaller one is coarser and slower, never less exact */
+    double unit_m;          /**< data without a CRS: metres per coordinate unit (1 for
+                                 metres, 0.3048 for feet), which makes distances known
+                                 (lg_crs_local); 0: unknown units. An error when the data
+                                 have a CRS (give crs instead) */
 } lg_load_options;
 
 /**

@@ -5,6 +5,7 @@
 #include "libgrid.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <geos_c.h>
@@ -235,6 +236,9 @@ lg_error lgb_fail(lg_builder *b, lg_error err, const char *fmt, ...) LG_PRINTF(3
 lg_error lgb_finish(lg_builder *b, const char *crs, const char *id_field, lg_layer **out);
 lg_context *lgb_context(lg_builder *b);
 
+/* Give a loaded layer without CRS the local CRS of opt->unit_m (frees *l on failure). */
+lg_error lg__apply_unit(lg_context *ctx, const char *source, const lg_load_options *opt,
+                        lg_layer **l);
 /* Boxes, bounds, R-tree and accelerator of a layer whose geometry is in place. */
 lg_error lg__layer_index(lg_context *ctx, lg_layer *l, const char *source);
 /* Copy the value of field f of src at row into builder field bf (nulls stay null). */
@@ -368,10 +372,10 @@ typedef struct lg__metric {
     lg_units_kind kind;
     double unit_m; /* metres per layer unit; NaN for geographic and unknown */
     char unit_name[64];
-    bool local;       /* frame_crs is a local projection, not the layer's CRS */
-    char *layer_crs;  /* the layer's CRS (NULL: none) */
-    char *frame_crs;  /* CRS of the frame coordinates (the layer's unless local) */
-    double scale;     /* frame coordinates * scale = metres */
+    bool local;        /* frame_crs is a local projection, not the layer's CRS */
+    char *layer_crs;   /* the layer's CRS (NULL: none) */
+    char *frame_crs;   /* CRS of the frame coordinates (the layer's unless local) */
+    double scale;      /* frame coordinates * scale = metres */
     double kmin, kmax; /* range of the frame's scale over the layer's extent */
     double scale_error;
     double ell_a, ell_f; /* ellipsoid (NaN without one) */
@@ -403,8 +407,8 @@ lg_error lg__metric_other(lg_context *ctx, const lg__metric *m, const lg_layer *
 lg_error lg__metric_fwd(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
                         size_t n, double *ox, double *oy);
 /* n points in CRS crs (NULL: the layer's) to frame metres. */
-lg_error lg__metric_fwd_from(lg_context *ctx, const lg__metric *m, const char *crs,
-                             const double *x, const double *y, size_t n, double *ox, double *oy);
+lg_error lg__metric_fwd_from(lg_context *ctx, const lg__metric *m, const char *crs, const double *x,
+                             const double *y, size_t n, double *ox, double *oy);
 /* Back from frame metres to the layer's CRS. */
 lg_error lg__metric_inv(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
                         size_t n, double *ox, double *oy);
@@ -414,6 +418,49 @@ void lg__metric_free(const lg_allocator *a, lg__metric *m);
 /* What a CRS's coordinates are (no extent: no frame); NaN where not applicable. */
 lg_error lg__crs_units(lg_context *ctx, const char *crs, lg_units_kind *kind, double *unit_m,
                        double *ell_a, double *ell_f);
+
+/* ------------------------------------------------ coverage and siting (reach.c) */
+
+static inline double lg__dist2d(double ax, double ay, double bx, double by)
+{
+    double dx = ax - bx, dy = ay - by;
+    return sqrt(dx * dx + dy * dy);
+}
+struct lg_coverage_threshold;
+void lg__speed_detour(const struct lg_coverage_threshold *t, double *speed, double *detour);
+/* The radius in metres of a threshold (NULL: 0); LG_ERR_ARG naming fn. */
+lg_error lg__reach_radius(lg_context *ctx, const char *fn, const struct lg_coverage_threshold *t,
+                          double *r);
+lg_error lg__check_points(lg_context *ctx, const char *fn, const char *what, const double *x,
+                          const double *y, size_t n);
+lg_error lg__check_weights(lg_context *ctx, const char *fn, const double *w, size_t n);
+lg_error lg__check_groups(lg_context *ctx, const char *fn, const int64_t *g, size_t n, size_t ng);
+/* An R-tree over points: ids[k] (NULL: k) for k < n, at x[id], y[id]. */
+lg_error lg__point_tree_ids(lg_context *ctx, const char *fn, const double *x, const double *y,
+                            const int64_t *ids, size_t n, lg_rtree **out);
+lg_error lg__point_tree(lg_context *ctx, const char *fn, const double *x, const double *y, size_t n,
+                        lg_rtree **out);
+/* lg_rtree_search callback counting facilities within r of (px, py). */
+typedef struct lg__count_ctx {
+    const double *fx, *fy;
+    double px, py, r;
+    int32_t count;
+    int64_t best;
+    double bestd;
+} lg__count_ctx;
+bool lg__count_iter(int64_t id, const double box[4], void *udata);
+int lg__cmp_i64(const void *pa, const void *pb);
+/* Area centroids and areas of all cells (any output may be NULL). */
+void lg__cells_geom(const lg_layer *l, double *px, double *py, double *area);
+lg_error lg__demand_points(lg_context *ctx, const char *fn, const lg_layer *l, const lg__metric *m,
+                           const double *ux, const double *uy, double **x, double **y,
+                           double **area);
+/*
+ * Points (in the CRS of frame m's layer) in frame metres: *ox, *oy are x, y themselves
+ * when the frame is the layer's metres, else arrays in *own (free with lg__free).
+ */
+lg_error lg__metric_points(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
+                           size_t n, const double **ox, const double **oy, double **own);
 
 /* ----------------------------------------------------------------- loaders */
 

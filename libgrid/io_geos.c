@@ -510,6 +510,8 @@ lg_error lg_layer_from_wkb(lg_context *ctx, const unsigned char *const *wkb, con
         e = lgb_finish(b, opt->crs, opt->id_field, out);
         b = NULL;
     }
+    if (e == LG_OK)
+        e = lg__apply_unit(ctx, "wkb", opt, out);
     lgb_free(b);
     GEOSWKBReader_destroy_r(h, rd);
     return e;

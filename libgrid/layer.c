@@ -740,8 +740,7 @@ lg_error lg__layer_index(lg_context *ctx, lg_layer *l, const char *source)
         lg__free(&l->alloc, boxes);
     }
     if (e == LG_OK && (e = lg__accel_build(l, LG__ACCEL_PPC, 0, &l->accel)) != LG_OK)
-        lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", source,
-                 lg_strerror(e));
+        lg__fail(ctx, e, "%s: building the locate accelerator failed: %s", source, lg_strerror(e));
     return e;
 }
 
@@ -1203,6 +1202,34 @@ static const char *ext_of(const char *path)
     return dot && (!slash || dot > slash) ? dot + 1 : "";
 }
 
+lg_error lg__apply_unit(lg_context *ctx, const char *source, const lg_load_options *opt,
+                        lg_layer **l)
+{
+    if (!opt || opt->unit_m == 0 || !*l)
+        return LG_OK;
+    lg_error e = LG_OK;
+    if (!(opt->unit_m > 0) || !isfinite(opt->unit_m)) {
+        e = lg__fail(ctx, LG_ERR_ARG, "%s: unit_m = %g is not a length in metres", source,
+                     opt->unit_m);
+    } else if ((*l)->crs) {
+        e = lg__fail(ctx, LG_ERR_ARG,
+                     "%s: the data have a CRS ('%.80s'); unit_m is for data without one (give "
+                     "crs to override the file's)",
+                     source, (*l)->crs);
+    } else {
+        char buf[512];
+        size_t len = 0;
+        if ((e = lg_crs_local(ctx, opt->unit_m, NULL, buf, sizeof buf, &len)) == LG_OK &&
+            !((*l)->crs = lg__strdup(&(*l)->alloc, buf)))
+            e = lg__fail(ctx, LG_ERR_NOMEM, "out of memory");
+    }
+    if (e) {
+        lg_layer_free(*l);
+        *l = NULL;
+    }
+    return e;
+}
+
 lg_error lg_layer_load(lg_context *ctx, const char *path, const lg_load_options *opt,
                        lg_layer **out)
 {
@@ -1232,5 +1259,7 @@ lg_error lg_layer_load(lg_context *ctx, const char *path, const lg_load_options 
         lg_layer_free(*out);
         *out = NULL;
     }
+    if (e == LG_OK)
+        e = lg__apply_unit(ctx, path, opt, out);
     return e;
 }

@@ -167,8 +167,7 @@ lg_error lg__crs_units(lg_context *ctx, const char *crs, lg_units_kind *kind, do
  * the sample points (lon, lat in degrees): ground 10 m steps in four directions.
  */
 static bool scale_range(const struct geod_geodesic *g, lg_transform *tr, double mult,
-                        const double *lon, const double *lat, size_t n, double *kmin,
-                        double *kmax)
+                        const double *lon, const double *lat, size_t n, double *kmin, double *kmax)
 {
     enum { DIRS = 4 };
     size_t m = n * (DIRS + 1);
@@ -528,8 +527,8 @@ static lg_error apply_chunked(lg_context *ctx, lg_transform *tr, const double *x
     return LG_OK;
 }
 
-lg_error lg__metric_fwd_from(lg_context *ctx, const lg__metric *m, const char *crs,
-                             const double *x, const double *y, size_t n, double *ox, double *oy)
+lg_error lg__metric_fwd_from(lg_context *ctx, const lg__metric *m, const char *crs, const double *x,
+                             const double *y, size_t n, double *ox, double *oy)
 {
     lg_transform *tr = NULL;
     if (!crs)
@@ -558,6 +557,28 @@ lg_error lg__metric_inv(lg_context *ctx, const lg__metric *m, const double *x, c
             return e;
     }
     return apply_chunked(ctx, tr, x, y, n, ox, oy, 1.0 / m->scale, 1.0);
+}
+
+lg_error lg__metric_points(lg_context *ctx, const lg__metric *m, const double *x, const double *y,
+                           size_t n, const double **ox, const double **oy, double **own)
+{
+    *own = NULL;
+    *ox = x;
+    *oy = y;
+    if ((!m->local && m->scale == 1.0) || n == 0 || !x || !y)
+        return LG_OK;
+    double *b = lg__malloc(&ctx->alloc, 2 * n * sizeof *b);
+    if (!b)
+        return lg__fail(ctx, LG_ERR_NOMEM, "out of memory for %zu points", n);
+    lg_error e = lg__metric_fwd(ctx, m, x, y, n, b, b + n);
+    if (e) {
+        lg__free(&ctx->alloc, b);
+        return e;
+    }
+    *own = b;
+    *ox = b;
+    *oy = b + n;
+    return LG_OK;
 }
 
 /* ------------------------------------------------------------------- twins */
@@ -751,14 +772,15 @@ lg_error lg_crs_local(lg_context *ctx, double unit_m, const char *unit_name, cha
         return lg__fail(ctx, LG_ERR_ARG,
                         "lg_crs_local: unit_m = %g is not a length in metres (1e-9..1e9)", unit_m);
     if (!unit_name || !*unit_name)
-        unit_name = unit_m == 1.0                       ? "metre"
-                    : unit_m == 0.3048                  ? "foot"
+        unit_name = unit_m == 1.0                            ? "metre"
+                    : unit_m == 0.3048                       ? "foot"
                     : fabs(unit_m - 1200.0 / 3937.0) < 1e-15 ? "US survey foot"
-                                                        : "unit";
+                                                             : "unit";
     for (const char *p = unit_name; *p; p++)
         if (*p == '"' || (unsigned char)*p < 0x20)
-            return lg__fail(ctx, LG_ERR_ARG, "lg_crs_local: the unit name has a quote or a "
-                                             "control character");
+            return lg__fail(ctx, LG_ERR_ARG,
+                            "lg_crs_local: the unit name has a quote or a "
+                            "control character");
     int n = snprintf(buf, cap,
                      "ENGCRS[\"local grid (%s)\",EDATUM[\"unknown\"],CS[Cartesian,2],"
                      "AXIS[\"easting (X)\",east,ORDER[1],LENGTHUNIT[\"%s\",%.17g]],"
@@ -768,8 +790,9 @@ lg_error lg_crs_local(lg_context *ctx, double unit_m, const char *unit_name, cha
         return lg__fail(ctx, LG_ERR_INTERNAL, "lg_crs_local: formatting failed");
     *len = (size_t)n;
     if ((size_t)n >= cap)
-        return lg__fail(ctx, LG_ERR_CAPACITY, "lg_crs_local: %d bytes needed (with the NUL), "
-                                              "buffer has %zu",
+        return lg__fail(ctx, LG_ERR_CAPACITY,
+                        "lg_crs_local: %d bytes needed (with the NUL), "
+                        "buffer has %zu",
                         n + 1, cap);
     return LG_OK;
 }

@@ -130,8 +130,8 @@ static bool lex_less(const double a[2], const double b[2])
 static lg_error copy_fields(lg_builder *b, const lg_layer *src)
 {
     for (size_t f = 0; f < lg_layer_field_count(src); f++) {
-        lg_error e = lgb_add_field(b, lg_layer_field_name(src, f), lg_layer_field_type(src, f),
-                                   NULL);
+        lg_error e =
+            lgb_add_field(b, lg_layer_field_name(src, f), lg_layer_field_type(src, f), NULL);
         if (e)
             return e;
     }
@@ -220,8 +220,7 @@ lg_error lg_layer_transform(lg_context *ctx, const lg_layer *layer, const char *
     for (size_t row = 0; row < layer->ncells && e == LG_OK; row++) {
         if ((e = lgb_begin_cell(b)))
             break;
-        for (uint32_t r = layer->cell_ring[row]; r < layer->cell_ring[row + 1] && e == LG_OK;
-             r++) {
+        for (uint32_t r = layer->cell_ring[row]; r < layer->cell_ring[row + 1] && e == LG_OK; r++) {
             uint32_t v0 = layer->ring_off[r], v1 = layer->ring_off[r + 1];
             size_t n = 0;
             for (uint32_t v = v0; v < v1 && e == LG_OK; v++) {
@@ -250,9 +249,8 @@ lg_error lg_layer_transform(lg_context *ctx, const lg_layer *layer, const char *
                             d.pts[2 * j + 1] = py;
                         }
                 }
-                if (e == LG_OK &&
-                    lg__grow(&ctx->alloc, (void **)&ring, &ring_cap, n + 1 + d.n,
-                             2 * sizeof(double)))
+                if (e == LG_OK && lg__grow(&ctx->alloc, (void **)&ring, &ring_cap, n + 1 + d.n,
+                                           2 * sizeof(double)))
                     e = lg__fail(ctx, LG_ERR_NOMEM, "%s: out of memory", fn);
                 if (e)
                     break;
@@ -296,8 +294,7 @@ done:
     return e;
 }
 
-lg_error lg_layer_with_crs(lg_context *ctx, const lg_layer *layer, const char *crs,
-                           lg_layer **out)
+lg_error lg_layer_with_crs(lg_context *ctx, const lg_layer *layer, const char *crs, lg_layer **out)
 {
     const char *fn = "lg_layer_with_crs";
     if (!ctx)

@@ -34,7 +34,7 @@ static lg_layer *lattice(lg_context *ctx, size_t nx, size_t ny, double s)
             assert_int_equal(lgb_end_cell(b), LG_OK);
         }
     lg_layer *l = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &l), LG_OK);
     return l;
 }
 

@@ -46,7 +46,7 @@ static lg_layer *lattice(lg_context *ctx, int W, int H, const int64_t *station,
             assert_int_equal(lgb_end_cell(b), LG_OK);
         }
     lg_layer *l = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &l), LG_OK);
     return l;
 }
 
@@ -60,7 +60,7 @@ static lg_layer *rect(lg_context *ctx, double x0, double y0, double x1, double y
     assert_int_equal(lgb_add_ring(b, xy, 5, false), LG_OK);
     assert_int_equal(lgb_end_cell(b), LG_OK);
     lg_layer *l = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &l), LG_OK);
     return l;
 }
 

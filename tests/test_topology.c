@@ -30,7 +30,7 @@ static lg_layer *rect_layer(lg_context *ctx, const double *r, size_t n)
         assert_int_equal(lgb_end_cell(b), LG_OK);
     }
     lg_layer *l = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &l), LG_OK);
     return l;
 }
 
@@ -45,7 +45,7 @@ static lg_layer *ring_layer(lg_context *ctx, const double *const *rings, const s
         assert_int_equal(lgb_end_cell(b), LG_OK);
     }
     lg_layer *l = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &l), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &l), LG_OK);
     return l;
 }
 
@@ -442,7 +442,7 @@ static void test_county_perturbed(void **state)
         assert_int_equal(lgb_end_cell(b), LG_OK);
     }
     lg_layer *pl = NULL;
-    assert_int_equal(lgb_finish(b, NULL, NULL, &pl), LG_OK);
+    assert_int_equal(lgb_finish(b, TU_METRES, NULL, &pl), LG_OK);
     lg_graph *near = NULL;
     assert_int_equal(lg_layer_adjacency(ctx, pl, NULL, &near), LG_OK);
     check_csr(near);
@@ -484,12 +484,18 @@ static void test_naturalearth(void **state)
         skip();
     lg_context *ctx = new_ctx();
     lg_load_options lo = {.flags = LG_LOAD_REPAIR};
-    lg_layer *l = NULL;
-    assert_int_equal(lg_layer_load(ctx, path, &lo, &l), LG_OK);
-    /* degrees: a gap of 1e-4 degree (about 10 m), shared at least 1e-3 degree */
+    lg_layer *ll = NULL, *l = NULL;
+    assert_int_equal(lg_layer_load(ctx, path, &lo, &ll), LG_OK);
+    /* the world in lon/lat has no plane whose distances are within 1%: refused */
     double gap = 1e-4, min_shared = 1e-3;
     lg_adjacency_options o = {.gap_m = gap, .min_shared_m = min_shared};
     lg_graph *g = NULL;
+    assert_int_equal(lg_layer_adjacency(ctx, ll, &o, &g), LG_ERR_CRS);
+    assert_non_null(strstr(lg_context_message(ctx), "reproject"));
+    /* the algorithm on real, messy linework: the coordinates taken as plain units (a
+     * gap of 1e-4, shared at least 1e-3) */
+    assert_int_equal(lg_layer_with_crs(ctx, ll, TU_METRES, &l), LG_OK);
+    lg_layer_free(ll);
     assert_int_equal(lg_layer_adjacency(ctx, l, &o, &g), LG_OK);
     check_csr(g);
     GEOSContextHandle_t h = lg__geos(ctx);

@@ -9,6 +9,13 @@
 
 #include "internal.h"
 
+/* A CRS whose unit is the metre and no georeference (lg_crs_local(1)): hand-made test
+ * grids are in metres. */
+#define TU_METRES                                                                                  \
+    "ENGCRS[\"local grid (metre)\",EDATUM[\"unknown\"],CS[Cartesian,2],AXIS[\"easting "            \
+    "(X)\",east,ORDER[1],LENGTHUNIT[\"metre\",1]],AXIS[\"northing "                                \
+    "(Y)\",north,ORDER[2],LENGTHUNIT[\"metre\",1]]]"
+
 /* Path of a file in tests/data (static buffer). */
 const char *tu_data(const char *name);
 /* A fresh temporary directory for this test run (static buffer), created on first use. */
